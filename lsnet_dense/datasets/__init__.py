@@ -1,0 +1,3 @@
+from .demo_coco import generate_demo_coco
+
+__all__ = ['generate_demo_coco']

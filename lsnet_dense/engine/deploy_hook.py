@@ -1,0 +1,21 @@
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SwitchToDeployHook(Hook):
+    """Fold the backbone into its inference form (``switch_to_deploy``) before testing.
+
+    Runs after the runner loaded the checkpoint, so the folded weights are the trained ones.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_test(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        backbone = getattr(model, 'backbone', None)
+        if not hasattr(backbone, 'switch_to_deploy'):
+            raise TypeError(f'--deploy needs a backbone with switch_to_deploy(), got '
+                            f'{type(backbone).__name__}')
+        backbone.switch_to_deploy()

@@ -1,0 +1,4 @@
+from .backbones import LSNet
+from .necks import LSNetFPN
+
+__all__ = ['LSNet', 'LSNetFPN']

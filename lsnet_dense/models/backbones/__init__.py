@@ -1,0 +1,3 @@
+from .lsnet import LSNet
+
+__all__ = ['LSNet']

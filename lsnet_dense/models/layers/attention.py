@@ -1,0 +1,72 @@
+import itertools
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from .conv_bn import Conv2dBN
+
+
+def relative_offset_index(resolution: int) -> Tensor:
+    """Index of the offset (|dy|, |dx|) between every pair of points of an R x R grid.
+
+    Points and offsets are enumerated in row-major order, so offset (dy, dx) gets index
+    ``dy * R + dx`` and a bias table of shape ``(heads, R*R)`` is an ``R x R`` image per head.
+
+    Returns:
+        LongTensor of shape ``(R*R, R*R)``.
+    """
+    points = list(itertools.product(range(resolution), range(resolution)))
+    index = [[abs(p[0] - q[0]) * resolution + abs(p[1] - q[1]) for q in points] for p in points]
+    return torch.tensor(index, dtype=torch.long)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over all pixels, with a learned relative-position bias.
+
+    The bias is learned for a ``resolution x resolution`` grid and resized bicubically to the
+    actual number of pixels, so any input size works.
+
+    Args:
+        dim: C, input and output channels.
+        key_dim: channels per head of queries and keys.
+        num_heads: number of heads.
+        attn_ratio: value channels per head relative to ``key_dim``.
+        resolution: side of the grid the position bias is learned for (14).
+    """
+
+    def __init__(self, dim: int, key_dim: int, num_heads: int, attn_ratio: float,
+                 resolution: int = 14):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = key_dim**-0.5
+        self.qk_dim = key_dim * num_heads
+        self.value_dim = int(attn_ratio * key_dim) * num_heads
+        self.qkv = Conv2dBN(dim, self.value_dim + 2 * self.qk_dim)
+        self.dw = Conv2dBN(self.qk_dim, self.qk_dim, 3, 1, 1, groups=self.qk_dim)
+        self.proj = nn.Sequential(nn.ReLU(), Conv2dBN(self.value_dim, dim, bn_weight_init=0))
+        self.attention_biases = nn.Parameter(torch.zeros(num_heads, resolution * resolution))
+        self.register_buffer('attention_bias_idxs', relative_offset_index(resolution))
+
+    def position_bias(self, num_tokens: int) -> Tensor:
+        """Relative-position bias for ``num_tokens`` pixels, ``(heads, N, N)``."""
+        bias = self.attention_biases[:, self.attention_bias_idxs]
+        if bias.shape[-1] != num_tokens:
+            bias = F.interpolate(bias.unsqueeze(0), size=(num_tokens, num_tokens),
+                                 mode='bicubic', align_corners=False).squeeze(0)
+        return bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
+        batch, _, height, width = x.shape
+        num_tokens = height * width
+        q, k, v = self.qkv(x).split([self.qk_dim, self.qk_dim, self.value_dim], dim=1)
+        q = self.dw(q)
+        # (B, heads, N, channels per head) for scaled_dot_product_attention.
+        q, k, v = (t.reshape(batch, self.num_heads, -1, num_tokens).transpose(-2, -1)
+                   for t in (q, k, v))
+        bias = self.position_bias(num_tokens).to(q.dtype)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+        out = out.transpose(-2, -1).reshape(batch, self.value_dim, height, width)
+        return self.proj(out)

@@ -1,0 +1,3 @@
+from .lsnet_fpn import LSNetFPN
+
+__all__ = ['LSNetFPN']

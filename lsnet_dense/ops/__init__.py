@@ -1,0 +1,3 @@
+from .ska import ska, ska_torch
+
+__all__ = ['ska', 'ska_torch']

@@ -1,0 +1,67 @@
+"""Small-kernel aggregation (SKA): per-pixel, per-group dynamic K x K filtering.
+
+Given features ``x`` of shape ``(B, C, H, W)`` and weights ``w`` of shape ``(B, G, K*K, H, W)``::
+
+    y[b, c, i, j] = sum_{u, v} x[b, c, i + u - p, j + v - p] * w[b, c % G, u * K + v, i, j]
+
+with zero padding ``p = (K - 1) // 2``. Channel ``c`` uses weight group ``c % G``: the groups are
+interleaved over channels, not contiguous blocks.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def check_ska_inputs(x: Tensor, weights: Tensor) -> int:
+    """Validate the shapes of an SKA call and return the kernel size K."""
+    if x.dim() != 4 or weights.dim() != 5:
+        raise ValueError(f'SKA expects x (B, C, H, W) and weights (B, G, K*K, H, W), got '
+                         f'x {tuple(x.shape)} and weights {tuple(weights.shape)}')
+    batch, channels, height, width = x.shape
+    w_batch, groups, taps, w_height, w_width = weights.shape
+    kernel_size = math.isqrt(taps)
+    if kernel_size * kernel_size != taps or kernel_size % 2 == 0:
+        raise ValueError(f'SKA weights must hold K*K taps for an odd K, got {taps} taps')
+    if (w_batch, w_height, w_width) != (batch, height, width):
+        raise ValueError(f'SKA weights {tuple(weights.shape)} do not match x {tuple(x.shape)} '
+                         'in batch or spatial size')
+    if channels % groups != 0:
+        raise ValueError(f'SKA: {channels} channels cannot share {groups} weight groups')
+    return kernel_size
+
+
+def ska_torch(x: Tensor, weights: Tensor) -> Tensor:
+    """SKA in plain PyTorch, for any device, differentiable through autograd.
+
+    The input is padded once and every tap reads a strided view of it, so no ``K*K``-times copy of
+    ``x`` (as ``unfold`` would build) is ever materialised; peak extra memory is about two
+    feature maps.
+
+    Args:
+        x: features, ``(B, C, H, W)``.
+        weights: dynamic filters, ``(B, G, K*K, H, W)`` with ``C % G == 0``.
+
+    Returns:
+        Tensor of shape ``(B, C, H, W)``.
+    """
+    kernel_size = check_ska_inputs(x, weights)
+    batch, channels, height, width = x.shape
+    groups = weights.shape[1]
+    pad = (kernel_size - 1) // 2
+    # Interleaved groups: channel c = r * G + g uses group g, so split C into (C // G, G).
+    x_padded = F.pad(x, (pad, pad, pad, pad)).view(batch, channels // groups, groups,
+                                                   height + 2 * pad, width + 2 * pad)
+    weights = weights.unsqueeze(1)
+    out = None
+    for u in range(kernel_size):
+        for v in range(kernel_size):
+            tap = x_padded[..., u:u + height, v:v + width] * weights[:, :, :, u * kernel_size + v]
+            out = tap if out is None else out + tap
+    return out.view(batch, channels, height, width)
+
+
+def ska(x: Tensor, weights: Tensor) -> Tensor:
+    """SKA, dispatched to the fastest available implementation (see :func:`ska_torch`)."""
+    return ska_torch(x, weights)

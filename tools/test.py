@@ -1,0 +1,90 @@
+"""Evaluate a checkpoint with a detection (mmdet) or segmentation (mmseg) config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
+
+The metrics are printed and written to WORK_DIR/test_metrics.json (see tools/report.py).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.dist import is_main_process
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense.engine import PreflightError, check_datasets, load_config  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test an LSNet detector or segmenter')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and test_metrics.json go')
+    parser.add_argument('--out', help='detection: dump raw predictions to this .pkl file; '
+                        'segmentation: save predicted label maps to this folder')
+    parser.add_argument('--show-dir', help='draw predictions into this folder (relative to '
+                        'the timestamped log folder for detection)')
+    parser.add_argument('--deploy', action='store_true',
+                        help='fold Conv+BN and RepVGG branches of the backbone before testing')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch for torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args):
+    cfg = load_config(args.config, args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        raise PreflightError(f'Checkpoint not found: {args.checkpoint}')
+    cfg.launcher = args.launcher
+    cfg.load_from = args.checkpoint
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.show_dir:
+        cfg.default_hooks.visualization.draw = True
+        if cfg.default_scope == 'mmdet':
+            cfg.default_hooks.visualization.test_out_dir = args.show_dir
+        else:
+            cfg.visualizer.save_dir = args.show_dir
+    if args.out and cfg.default_scope == 'mmdet':
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise PreflightError(f'--out must be a .pkl file for detection, got {args.out}')
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+            cfg.test_evaluator]
+        cfg.test_evaluator = evaluators + [dict(type='DumpDetResults', out_file_path=args.out)]
+    elif args.out:
+        cfg.test_evaluator.output_dir = args.out
+        cfg.test_evaluator.keep_results = True
+    check_datasets(cfg, ['test'])
+    return cfg
+
+
+def main():
+    args = parse_args()
+    try:
+        cfg = build_config(args)
+    except PreflightError as error:
+        sys.exit(f'error: {error}')
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if args.deploy:
+        # The checkpoint is loaded at the start of runner.test(); fold right after it.
+        runner.register_hook(dict(type='SwitchToDeployHook'))
+    metrics = runner.test()
+    if is_main_process():
+        path = osp.join(cfg.work_dir, 'test_metrics.json')
+        with open(path, 'w') as f:
+            json.dump({'config': args.config, 'checkpoint': args.checkpoint,
+                       'metrics': metrics}, f, indent=2)
+        print(f'metrics written to {path}')
+
+
+if __name__ == '__main__':
+    main()

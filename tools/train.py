@@ -1,0 +1,84 @@
+"""Train a detector (mmdet config) or a segmenter (mmseg config); the config's scope decides.
+
+    python tools/train.py configs/retinanet_lsnet_t_coco.py [--work-dir DIR] [--amp] [--resume]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense.engine import (PreflightError, check_datasets, check_pretrained,  # noqa: E402
+                                load_config)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train an LSNet detector or segmenter')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: ./work_dirs/CONFIG_NAME)')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the actual batch size')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CHECKPOINT, or without a value from the latest '
+                        'checkpoint in the work dir')
+    parser.add_argument('--seed', type=int, help='random seed')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic algorithms (reproducible, slower)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (pytorch for torchrun)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args):
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise PreflightError('--amp needs a CUDA GPU; mmengine has no CPU mixed precision')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise PreflightError(f'--resume checkpoint not found: {args.resume}')
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.seed is not None or args.deterministic:
+        cfg.randomness = dict(cfg.get('randomness') or {})
+        if args.seed is not None:
+            cfg.randomness['seed'] = args.seed
+        cfg.randomness['deterministic'] = args.deterministic
+    check_datasets(cfg, ['train', 'val'])
+    if not cfg.get('resume'):
+        check_pretrained(cfg)
+    return cfg
+
+
+def main():
+    args = parse_args()
+    try:
+        cfg = build_config(args)
+    except PreflightError as error:
+        sys.exit(f'error: {error}')
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
