@@ -1,0 +1,72 @@
+# LSNet-T RetinaNet trained from scratch on the generated shapes dataset (tools/demo.py), sized
+# to learn on a 2-core CPU in minutes: 192x192 images, a slim neck and head, larger lr.
+_base_ = '../retinanet_lsnet_t_coco.py'
+
+data_root = 'data/demo_coco/'
+metainfo = dict(
+    classes=('circle', 'square', 'triangle'),
+    palette=[(220, 20, 60), (0, 160, 0), (30, 60, 220)])
+image_size = (192, 192)  # the generated images' size: Resize only records scale factors
+max_epochs = 24
+
+model = dict(
+    # From scratch, BatchNorm has to learn its statistics.
+    backbone=dict(init_cfg=None, norm_eval=False),
+    neck=dict(out_channels=64),
+    bbox_head=dict(
+        num_classes=3,
+        in_channels=64,
+        feat_channels=64,
+        stacked_convs=2,
+        # Smallest anchors of 16 px instead of 32: the demo has 10-20 px objects.
+        anchor_generator=dict(octave_base_scale=2)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        filter_cfg=dict(filter_empty_gt=True, min_size=0),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    ann_file=data_root + 'annotations/instances_val.json', metric='bbox')
+test_evaluator = val_evaluator
+
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=60),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
+         milestones=[max_epochs * 3 // 4], gamma=0.1),
+]
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+log_processor = dict(window_size=10)

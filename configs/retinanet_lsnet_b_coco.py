@@ -1,0 +1,5 @@
+_base_ = './retinanet_lsnet_t_coco.py'
+
+model = dict(
+    backbone=dict(arch='b', init_cfg=dict(checkpoint='pretrained/lsnet_b.pth')),
+    neck=dict(in_channels=[128, 256, 384, 512]))

@@ -1,0 +1,14 @@
+_base_ = [
+    './_base_/models/retinanet_lsnet_fpn.py',
+    'mmdet::_base_/datasets/coco_detection.py',
+    './_base_/schedules/det_adamw_1x.py',
+    './_base_/det_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        arch='t', init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')))
+
+# mmdet's CocoMetric, with per-class AP of boxes and masks kept apart (tools/report.py).
+val_evaluator = dict(type='ClasswiseCocoMetric')
+test_evaluator = val_evaluator
