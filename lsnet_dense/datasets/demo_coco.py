@@ -92,7 +92,8 @@ def generate_demo_coco(root: str, num_train: int = 240, num_val: int = 60, heigh
                     id=len(annotations) + 1, image_id=image_id, category_id=label + 1,
                     bbox=[x, y, w, h], area=area, segmentation=rle,
                     iscrowd=0))
-        coco = dict(images=images, annotations=annotations,
+        coco = dict(info=dict(description=f'lsnet_dense demo shapes, {split} split', version='1.0'),
+                    licenses=[], images=images, annotations=annotations,
                     categories=[dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)])
         path = osp.join(root, 'annotations', f'instances_{split}.json')
         with open(path, 'w') as f:
