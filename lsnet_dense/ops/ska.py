@@ -37,7 +37,9 @@ def ska_torch(x: Tensor, weights: Tensor) -> Tensor:
 
     The input is padded once and every tap reads a strided view of it, so no ``K*K``-times copy of
     ``x`` (as ``unfold`` would build) is ever materialised; peak extra memory is about two
-    feature maps.
+    feature maps. Taps accumulate in place with ``addcmul_`` (one fused multiply-add kernel
+    per tap instead of a multiply and an add): autograd allows it, because the backward of
+    ``addcmul`` needs its two factors, never the accumulator.
 
     Args:
         x: features, ``(B, C, H, W)``.
@@ -54,11 +56,10 @@ def ska_torch(x: Tensor, weights: Tensor) -> Tensor:
     x_padded = F.pad(x, (pad, pad, pad, pad)).view(batch, channels // groups, groups,
                                                    height + 2 * pad, width + 2 * pad)
     weights = weights.unsqueeze(1)
-    out = None
-    for u in range(kernel_size):
-        for v in range(kernel_size):
-            tap = x_padded[..., u:u + height, v:v + width] * weights[:, :, :, u * kernel_size + v]
-            out = tap if out is None else out + tap
+    out = x_padded[..., :height, :width] * weights[:, :, :, 0]
+    for tap in range(1, kernel_size * kernel_size):
+        u, v = divmod(tap, kernel_size)
+        out.addcmul_(x_padded[..., u:u + height, v:v + width], weights[:, :, :, tap])
     return out.view(batch, channels, height, width)
 
 

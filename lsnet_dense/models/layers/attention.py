@@ -5,6 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.checkpoint import resize_attention_biases
 from .conv_bn import Conv2dBN
 
 
@@ -48,13 +49,42 @@ class Attention(nn.Module):
         self.proj = nn.Sequential(nn.ReLU(), Conv2dBN(self.value_dim, dim, bn_weight_init=0))
         self.attention_biases = nn.Parameter(torch.zeros(num_heads, resolution * resolution))
         self.register_buffer('attention_bias_idxs', relative_offset_index(resolution))
+        # Inference reuses the resized bias while the table is unchanged (see position_bias).
+        self._bias_cache = None
+
+    @torch.no_grad()
+    def resample_position_grid(self, resolution: int):
+        """Learn the position bias on a ``resolution x resolution`` grid from now on.
+
+        The current table is resampled bicubically onto the new grid, as when a checkpoint's
+        table is loaded for another grid. The published classification models use a 4x4 grid.
+        """
+        table = resize_attention_biases(self.attention_biases.data, resolution * resolution)
+        self.attention_biases = nn.Parameter(table)
+        self.attention_bias_idxs = relative_offset_index(resolution).to(table.device)
+        self._bias_cache = None
 
     def position_bias(self, num_tokens: int) -> Tensor:
-        """Relative-position bias for ``num_tokens`` pixels, ``(heads, N, N)``."""
-        bias = self.attention_biases[:, self.attention_bias_idxs]
+        """Relative-position bias for ``num_tokens`` pixels, ``(heads, N, N)``.
+
+        Without autograd the result is cached: gathering and bicubically resizing the
+        ``(heads, R*R, R*R)`` table costs as much as the attention itself on small maps. The
+        cache key includes the table's storage and version counter, so loading weights, moving
+        the module or editing the table in place all invalidate it.
+        """
+        table = self.attention_biases
+        # torch.compile folds the bias into its graph by itself and cannot trace the key.
+        use_cache = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        if use_cache:
+            key = (num_tokens, table.data_ptr(), table._version, table.dtype)
+            if self._bias_cache is not None and self._bias_cache[0] == key:
+                return self._bias_cache[1]
+        bias = table[:, self.attention_bias_idxs]
         if bias.shape[-1] != num_tokens:
             bias = F.interpolate(bias.unsqueeze(0), size=(num_tokens, num_tokens),
                                  mode='bicubic', align_corners=False).squeeze(0)
+        if use_cache:
+            self._bias_cache = (key, bias)
         return bias
 
     def forward(self, x: Tensor) -> Tensor:
