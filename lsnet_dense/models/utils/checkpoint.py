@@ -33,6 +33,22 @@ def load_checkpoint_file(path: str) -> dict:
     return checkpoint
 
 
+def stored_state_dict(checkpoint: dict, source: str = 'checkpoint') -> Dict[str, Tensor]:
+    """The tensors of a checkpoint: under ``model`` (classification), under ``state_dict``
+    (mmdet / mmseg) or the checkpoint itself (a bare state dict), keys unchanged."""
+    if isinstance(checkpoint.get('model'), dict):
+        state_dict = checkpoint['model']
+    elif isinstance(checkpoint.get('state_dict'), dict):
+        state_dict = checkpoint['state_dict']
+    else:
+        state_dict = checkpoint
+    not_tensors = [k for k, v in state_dict.items() if not isinstance(v, Tensor)]
+    if not_tensors:
+        raise ValueError(f'{source} is not a model checkpoint: entries {not_tensors[:5]} are not '
+                         'tensors')
+    return state_dict
+
+
 def extract_backbone_state_dict(checkpoint: dict, source: str = 'checkpoint'
                                 ) -> Tuple[Dict[str, Tensor], List[str]]:
     """The backbone's tensors of a published checkpoint of any recognised layout.
@@ -45,16 +61,7 @@ def extract_backbone_state_dict(checkpoint: dict, source: str = 'checkpoint'
         ``(state_dict, dropped)``: backbone tensors keyed as in :class:`LSNet`, and the keys that
         were left out (heads, necks, non-backbone parts).
     """
-    if isinstance(checkpoint.get('model'), dict):
-        state_dict = checkpoint['model']
-    elif isinstance(checkpoint.get('state_dict'), dict):
-        state_dict = checkpoint['state_dict']
-    else:
-        state_dict = checkpoint
-    not_tensors = [k for k, v in state_dict.items() if not isinstance(v, Tensor)]
-    if not_tensors:
-        raise ValueError(f'{source} is not a model checkpoint: entries {not_tensors[:5]} are not '
-                         'tensors')
+    state_dict = stored_state_dict(checkpoint, source)
     state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
                   for k, v in state_dict.items()}
     has_backbone_prefix = any(k.startswith('backbone.') for k in state_dict)
