@@ -1,0 +1,59 @@
+"""tools/benchmark.py runs and prints its figures (speed itself is not asserted)."""
+import pytest
+import torch
+
+from tools_support import RETINANET_CONFIG, SEMFPN_CONFIG, load_tool, write_config
+
+
+@pytest.fixture(scope='module')
+def benchmark_tool():
+    return load_tool('benchmark')
+
+
+def _rows(output):
+    """Model label -> (latency ms, spread ms, images/s, ratio) from the printed table."""
+    rows = {}
+    for line in output.splitlines():
+        parts = line.rsplit(maxsplit=4)
+        if len(parts) == 5 and parts[1].replace('.', '').isdigit():
+            rows[parts[0].strip()] = tuple(float(v) for v in parts[1:])
+    return rows
+
+
+@pytest.fixture
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_backbone_beside_resnet18_and_mobilenetv2(benchmark_tool, capsys, restore_threads):
+    benchmark_tool.main(['--backbone', 't', '--shape', '64', '64', '--warmup', '1', '--iters', '2',
+                         '--deploy', '--channels-last', '--threads', '1',
+                         '--compare', 'resnet18', 'mobilenetv2'])
+    output = capsys.readouterr().out
+    assert 'input 1x3x64x64, device cpu (1 threads), eval mode, deploy, channels_last' in output
+    rows = _rows(output)
+    assert list(rows) == ['LSNet-T backbone', 'resnet18', 'mobilenetv2']
+    latency, _, images_per_second, ratio = rows['LSNet-T backbone']
+    assert latency > 0 and ratio == 1.0
+    assert images_per_second == pytest.approx(1e3 / latency, rel=0.01)
+
+
+@pytest.mark.parametrize('config_text,part', [(RETINANET_CONFIG, 'model'),
+                                              (SEMFPN_CONFIG, 'model'),
+                                              (RETINANET_CONFIG, 'backbone')],
+                         ids=['retinanet', 'semfpn', 'retinanet-backbone'])
+def test_whole_model_or_its_backbone(config_text, part, benchmark_tool, tmp_path, capsys):
+    config = write_config(tmp_path, config_text)
+    benchmark_tool.main([config, '--part', part, '--shape', '64', '96', '--batch', '2',
+                         '--warmup', '1', '--iters', '2'])
+    rows = _rows(capsys.readouterr().out)
+    name = 'model_cfg' if part == 'model' else 'model_cfg backbone'
+    assert list(rows) == [name] and rows[name][0] > 0
+
+
+def test_compare_needs_a_backbone(benchmark_tool, tmp_path):
+    config = write_config(tmp_path, RETINANET_CONFIG)
+    with pytest.raises(SystemExit):
+        benchmark_tool.main([config, '--compare', 'resnet18'])

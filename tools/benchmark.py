@@ -1,0 +1,129 @@
+"""Inference latency and throughput of an LSNet backbone or a whole detector / segmenter.
+
+    python tools/benchmark.py --backbone t [--shape 512 512] [--compare resnet18 mobilenetv2]
+    python tools/benchmark.py CONFIG [--part model|backbone] [--shape H W] [--batch N]
+        [--device cpu|cuda] [--deploy] [--channels-last] [--compile] [--threads N]
+
+Latency is the median over the timed runs after the warm-up runs; all models measured in one
+run are called in turns, so their ratio is fair even on a busy machine. Weights are random:
+speed does not depend on them.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense import LSNet  # noqa: E402
+from lsnet_dense.analysis import build_model_from_config, synthetic_batch  # noqa: E402
+from lsnet_dense.analysis.speed import prepare_for_inference, time_side_by_side  # noqa: E402
+from lsnet_dense.engine import PreflightError  # noqa: E402
+
+
+def resnet18():
+    from mmdet.models.backbones import ResNet
+    return ResNet(depth=18, out_indices=(0, 1, 2, 3))
+
+
+def mobilenetv2():
+    from mmdet.models.backbones import MobileNetV2
+    return MobileNetV2(out_indices=(1, 2, 4, 7))
+
+
+COMPARISONS = {'resnet18': resnet18, 'mobilenetv2': mobilenetv2}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Measure inference speed')
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('config', nargs='?', help='mmdet / mmseg config file')
+    source.add_argument('--backbone', choices=sorted(LSNet.arch_settings),
+                        help='time the bare LSNet backbone of this variant')
+    parser.add_argument('--part', choices=['model', 'backbone'], default='model',
+                        help='with CONFIG: the whole model (inference with post-processing) '
+                        'or its backbone only')
+    parser.add_argument('--shape', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument('--deploy', action='store_true',
+                        help='fold LSNet (switch_to_deploy) and the Conv+BN pairs of the '
+                        'compared backbones')
+    parser.add_argument('--channels-last', action='store_true', help='NHWC weights and inputs')
+    parser.add_argument('--compile', action='store_true', help='torch.compile every model')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed runs first')
+    parser.add_argument('--iters', type=int, default=30, help='timed runs')
+    parser.add_argument('--compare', nargs='+', choices=sorted(COMPARISONS), default=[],
+                        help='mmdet backbones to time beside a backbone, with the same settings')
+    args = parser.parse_args(argv)
+    if args.compare and args.config and args.part == 'model':
+        parser.error('--compare times backbones beside a backbone: add --part backbone')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: no CUDA device is available')
+    return args
+
+
+def build_calls(args):
+    """Label -> function running one inference, all with the requested settings."""
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    images = torch.randn(args.batch, 3, *args.shape, device=args.device).contiguous(
+        memory_format=memory_format)
+    settings = dict(deploy=args.deploy, channels_last=args.channels_last, compile=args.compile)
+    calls = {}
+    if args.backbone:
+        backbone = LSNet(args.backbone).to(args.device)
+        model = prepare_for_inference(backbone, **settings)
+        calls[f'LSNet-{args.backbone.upper()} backbone'] = lambda: model(images)
+    else:
+        detector, cfg = build_model_from_config(args.config, device=args.device)
+        name = osp.splitext(osp.basename(args.config))[0]
+        if args.part == 'backbone':
+            model = prepare_for_inference(detector.backbone, **settings)
+            calls[f'{name} backbone'] = lambda: model(images)
+        else:
+            if args.deploy:
+                detector.backbone.switch_to_deploy()
+            settings['deploy'] = False
+            model = prepare_for_inference(detector, **settings)
+            _, samples = synthetic_batch(cfg.default_scope, args.batch, *args.shape)
+            calls[name] = lambda: model.predict(images, samples)
+    for comparison in args.compare:
+        other = prepare_for_inference(COMPARISONS[comparison]().to(args.device), **settings)
+        calls[comparison] = lambda other=other: other(images)
+    return calls
+
+
+def describe_settings(args):
+    threads = torch.get_num_threads()
+    flags = [name for name, on in (('deploy', args.deploy), ('channels_last', args.channels_last),
+                                   ('torch.compile', args.compile)) if on]
+    return (f'input {args.batch}x3x{args.shape[0]}x{args.shape[1]}, device {args.device}'
+            f'{f" ({threads} threads)" if args.device == "cpu" else ""}, eval mode, '
+            f'{", ".join(flags) or "no deploy fusion, NCHW, eager"}; median of {args.iters} '
+            f'runs after {args.warmup} warm-up runs, models called in turns')
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        calls = build_calls(args)
+    except PreflightError as error:
+        sys.exit(f'error: {error}')
+    timings = time_side_by_side(calls, args.batch, args.warmup, args.iters, args.device)
+    print(describe_settings(args))
+    reference = timings[0]
+    print(f'{"model":<36}{"latency (ms)":>14}{"+/- (ms)":>10}{"images/s":>10}'
+          f'{"ratio":>8}')
+    for timing in timings:
+        ratio = reference.median_ms / timing.median_ms
+        print(f'{timing.name:<36}{timing.median_ms:>14.2f}{timing.spread_ms:>10.2f}'
+              f'{timing.images_per_second:>10.2f}{ratio:>8.2f}')
+    print(f'ratio: latency of {reference.name} / latency of the row; "+/-" is half the '
+          'interquartile range')
+
+
+if __name__ == '__main__':
+    main()
