@@ -44,3 +44,20 @@ def write_config(tmp_path, text, name='model_cfg.py'):
     path = tmp_path / name
     path.write_text(text)
     return str(path)
+
+# The same models with what inference needs: a test pipeline and a visualizer.
+RETINANET_INFERENCE_CONFIG = RETINANET_CONFIG + textwrap.dedent('''
+    visualizer = dict(type='DetLocalVisualizer', name='visualizer')
+    test_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='PackDetInputs',
+             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]))
+''')
+SEMFPN_INFERENCE_CONFIG = SEMFPN_CONFIG + textwrap.dedent('''
+    visualizer = dict(type='SegLocalVisualizer', name='visualizer')
+    test_dataloader = dict(dataset=dict(type='ADE20KDataset', pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='PackSegInputs')]))
+''')

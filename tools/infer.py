@@ -1,0 +1,112 @@
+"""Draw a detector's boxes / masks or a segmenter's label map on images.
+
+    python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
+        [--score-thr 0.3] [--device cpu] [--deploy]
+
+Thin over mmdet's DetInferencer and mmseg's MMSegInferencer (the config's test pipeline and
+visualizer): the drawings go to DIR/vis/, and a line per image summarises the prediction.
+Class names come from the checkpoint's meta (tools/convert_checkpoint.py moves a published
+checkpoint's names there).
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense.engine import PreflightError, load_config  # noqa: E402
+
+TOP_CLASSES = 5
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Draw predictions on images')
+    parser.add_argument('config', help='mmdet / mmseg config file')
+    parser.add_argument('checkpoint', help='trained (or converted) checkpoint')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('--out-dir', default='outputs', help='drawings go to OUT_DIR/vis/')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detection: draw and count boxes scoring at least this')
+    parser.add_argument('--opacity', type=float, default=0.6,
+                        help='segmentation: opacity of the label overlay')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--deploy', action='store_true', help='fold the backbone first')
+    return parser.parse_args(argv)
+
+
+def check_inputs(args):
+    load_config(args.config)  # a clear error for a missing file or another kind of config
+    for path in [args.checkpoint] + args.images:
+        if not osp.isfile(path):
+            raise PreflightError(f'File not found: {path}')
+
+
+def summarize_detection(sample, classes, score_thr) -> str:
+    instances = sample.pred_instances
+    keep = instances.scores >= score_thr
+    counts = torch.bincount(instances.labels[keep], minlength=len(classes))
+    found = [f'{classes[i]} x{int(counts[i])}' for i in counts.argsort(descending=True)
+             if counts[i] > 0][:TOP_CLASSES]
+    masks = ' with masks' if 'masks' in instances else ''
+    return (f'{int(keep.sum())} objects with score >= {score_thr}{masks}'
+            + (f': {", ".join(found)}' if found else ''))
+
+
+def summarize_segmentation(sample, classes) -> str:
+    labels = sample.pred_sem_seg.data.flatten()
+    counts = torch.bincount(labels, minlength=len(classes))
+    shares = counts.float() / labels.numel()
+    top = [f'{classes[i]} {shares[i]:.0%}' for i in shares.argsort(descending=True)
+           if counts[i] > 0][:TOP_CLASSES]
+    return f'{int((counts > 0).sum())} classes; largest: {", ".join(top)}'
+
+
+def run(args) -> List[str]:
+    """Draw every image; returns the summary lines."""
+    scope = load_config(args.config).default_scope
+    if scope == 'mmdet':
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(args.config, args.checkpoint, args.device,
+                                   show_progress=False)
+        call_options = dict(pred_score_thr=args.score_thr)
+    else:
+        from mmseg.apis import MMSegInferencer
+        inferencer = MMSegInferencer(args.config, args.checkpoint, device=args.device)
+        call_options = dict(opacity=args.opacity)
+        meta = inferencer.model.dataset_meta
+        if not meta.get('palette'):
+            # mmseg's visualizer would pair the classes with Cityscapes' 19 colours and fail.
+            colours = np.random.default_rng(0).integers(0, 256, (len(meta['classes']), 3))
+            meta['palette'] = colours.tolist()
+    if args.deploy:
+        inferencer.model.backbone.switch_to_deploy()
+    classes = inferencer.model.dataset_meta['classes']
+    lines = []
+    for image in args.images:
+        result = inferencer(image, out_dir=args.out_dir, return_datasamples=True,
+                            **call_options)
+        # DetInferencer returns {'predictions': [sample]}; MMSegInferencer the sample itself.
+        sample = result['predictions'] if isinstance(result, dict) else result
+        sample = sample[0] if isinstance(sample, list) else sample
+        summary = (summarize_detection(sample, classes, args.score_thr) if scope == 'mmdet'
+                   else summarize_segmentation(sample, classes))
+        drawing = osp.join(args.out_dir, 'vis', osp.basename(image))
+        lines.append(f'{image}: {summary} -> {drawing}')
+    return lines
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        check_inputs(args)
+    except PreflightError as error:
+        sys.exit(f'error: {error}')
+    for line in run(args):
+        print(line)
+
+
+if __name__ == '__main__':
+    main()
