@@ -71,6 +71,9 @@ class LSNetClassifier(LSNet):
         for module in self.modules():
             if isinstance(module, Attention):
                 module.resample_position_grid(attention_resolution)
+        # timm's feature-extraction contract: channels, stride and module of each level.
+        self.feature_info = [dict(num_chs=dim, reduction=8 * 2**i, module=f'blocks{i + 1}')
+                             for i, dim in enumerate(self.embed_dims)]
         self.num_features = self.embed_dims[-1]
         self.num_classes = num_classes
         self.distillation = distillation
