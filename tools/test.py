@@ -16,7 +16,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import PreflightError, check_datasets, load_config  # noqa: E402
+from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
+                                load_config)
 
 
 def parse_args():
@@ -42,8 +43,7 @@ def parse_args():
 
 def build_config(args):
     cfg = load_config(args.config, args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        raise PreflightError(f'Checkpoint not found: {args.checkpoint}')
+    check_checkpoint(args.checkpoint)
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(

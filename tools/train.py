@@ -12,8 +12,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import (PreflightError, check_datasets, check_pretrained,  # noqa: E402
-                                load_config)
+from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
+                                check_pretrained, load_config)
 
 
 def parse_args():
@@ -56,8 +56,7 @@ def build_config(args):
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise PreflightError(f'--resume checkpoint not found: {args.resume}')
+        check_checkpoint(args.resume, '--resume')
         cfg.resume, cfg.load_from = True, args.resume
     if args.seed is not None or args.deterministic:
         cfg.randomness = dict(cfg.get('randomness') or {})

@@ -1,8 +1,11 @@
 """Checks run by the tools before any model is built, so that a missing dataset or weight file
 fails in a second with a message saying what to do, not deep inside a runner."""
 import os.path as osp
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Set, Tuple
 
+import mmcv
+import numpy as np
+from mmengine import fileio
 from mmengine.config import Config
 
 TASK_OF_SCOPE = {'mmdet': 'detection', 'mmseg': 'segmentation'}
@@ -23,7 +26,15 @@ DATASET_LAYOUTS = {
         'Download ADEChallengeData2016.zip from the MIT scene-parsing site and unzip it into '
         'data/ade, or link an existing copy. To try the toolkit without ADE20K, run '
         '`make demo-seg`.'),
+    'DemoADE20KDataset': (
+        'The demo scenes are expected as\n'
+        '  data/demo_ade20k/images/{training,validation}/*.jpg\n'
+        '  data/demo_ade20k/annotations/{training,validation}/*.png\n'
+        'Generate them with `python tools/demo_seg.py --data-only` (or run `make demo-seg`).'),
 }
+# Label maps read per segmentation dataset: enough to catch a wrong dataset or class count in
+# well under a second, few enough not to slow down a start on ADE20K's 20k maps.
+LABEL_MAPS_CHECKED = 20
 
 
 class PreflightError(Exception):
@@ -80,6 +91,61 @@ def check_datasets(cfg: Config, splits: Sequence[str]):
                     raise PreflightError(
                         f'{split} data not found: the {what} {path!r} of '
                         f'{dataset.get("type", "the dataset")} does not exist.\n{layout}')
+            if 'seg_map_path' in (dataset.get('data_prefix') or {}):
+                check_label_maps(dataset, split)
+
+
+def check_label_maps(dataset_cfg: dict, split: str, max_files: int = LABEL_MAPS_CHECKED):
+    """Label maps of an mmseg dataset exist and hold only values its classes allow.
+
+    Reads ``max_files`` maps spread evenly over the dataset (see :func:`_allowed_labels`).
+    """
+    from mmseg.registry import DATASETS  # only segmentation configs get here
+
+    dataset = DATASETS.build(dict(dataset_cfg, pipeline=[], lazy_init=True))
+    name = type(dataset).__name__
+    data_list = dataset.load_data_list()
+    if not data_list:
+        raise PreflightError(f'{split} data: {name} found no *{dataset.img_suffix} images in '
+                             f'{dataset.data_prefix["img_path"]!r}.\n'
+                             f'{DATASET_LAYOUTS.get(name, "")}')
+    allowed, rule = _allowed_labels(dataset)
+    step = max(1, len(data_list) // max_files)
+    for info in data_list[::step][:max_files]:
+        path = info['seg_map_path']
+        if not fileio.exists(path):
+            raise PreflightError(f'{split} data: the label map {path!r} of the image '
+                                 f'{info["img_path"]!r} does not exist')
+        label = mmcv.imfrombytes(fileio.get(path), flag='unchanged', backend='pillow')
+        if label.ndim != 2:
+            raise PreflightError(f'{split} data: the label map {path!r} has shape {label.shape}; '
+                                 f'{name} needs single-channel maps of class indices')
+        bad = sorted(set(np.unique(label).tolist()) - allowed)
+        if bad:
+            raise PreflightError(
+                f'{split} data: the label map {path!r} holds the value'
+                f'{"s" if len(bad) > 1 else ""} {", ".join(map(str, bad))}, but {name} has '
+                f'{rule}. Is this the dataset the config was written for, or does the config '
+                'need more classes (metainfo classes and decode_head.num_classes)?')
+
+
+def _allowed_labels(dataset) -> Tuple[Set[int], str]:
+    """The raw label-map values an mmseg dataset accepts, and the rule in words.
+
+    With ``reduce_zero_label`` (ADE20K) they are 0 (ignored), 1..N and 255 (ignored); otherwise
+    0..N-1 and the dataset's ``ignore_index``. N counts the classes the raw values index: the
+    dataset type's own when the config selects a subset of them (mmseg then remaps the labels),
+    else the dataset's.
+    """
+    classes = (type(dataset).METAINFO if dataset.label_map else dataset.metainfo)['classes']
+    count = len(classes)
+    if dataset.reduce_zero_label:
+        return ({0, 255} | set(range(1, count + 1)),
+                f'{count} classes, so labels must be 1..{count} (0 and 255 are ignored: '
+                'reduce_zero_label=True)')
+    return ({dataset.ignore_index} | set(range(count)),
+            f'{count} classes, so labels must be 0..{count - 1} ({dataset.ignore_index} is '
+            'ignored)')
 
 
 def check_pretrained(cfg: Config):
@@ -96,3 +162,16 @@ def check_pretrained(cfg: Config):
     load_from = cfg.get('load_from')
     if load_from and '://' not in load_from and not osp.isfile(load_from):
         raise PreflightError(f'load_from checkpoint not found: {load_from}')
+
+
+def check_checkpoint(path: str, role: str = 'checkpoint'):
+    """``path`` is a readable checkpoint (not missing, truncated or of another format).
+
+    Reading it once here costs a second or two and turns a deep unpickling traceback into a
+    message naming the file.
+    """
+    from lsnet_dense.models.utils import load_checkpoint_file
+    try:
+        load_checkpoint_file(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise PreflightError(f'{role}: {error}') from None

@@ -4,7 +4,7 @@ _base_ = 'mmdet::_base_/schedules/schedule_1x.py'
 
 optim_wrapper = dict(
     _delete_=True,
-    type='OptimWrapper',
+    type='FiniteLossOptimWrapper',  # never applies a step whose loss is NaN or inf
     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
     # Relative-position bias tables are not weights to shrink.
     paramwise_cfg=dict(custom_keys={'attention_biases': dict(decay_mult=0.)}))

@@ -1,0 +1,151 @@
+"""Interrupted training, bad checkpoints and configs, non-finite losses, determinism."""
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from lsnet_dense import LSNet
+from lsnet_dense.datasets import generate_demo_coco
+from lsnet_dense.engine import AtomicLocalBackend
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'retinanet_lsnet_t_demo.py')
+
+
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('coco'))
+    generate_demo_coco(root, num_train=8, num_val=2, height=96, width=96, seed=2)
+    return root
+
+
+def train_command(root, work_dir, epochs, flags=(), options=()):
+    """tools/train.py on the tiny dataset: 2 iterations an epoch, every loss logged."""
+    return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG, '--work-dir',
+            work_dir, '--seed', '0', '--deterministic', *flags, '--cfg-options',
+            f'train_dataloader.dataset.data_root={root}/', 'train_dataloader.batch_size=4',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs + 1}',
+            'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+            'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
+            'default_hooks.checkpoint.max_keep_ckpts=-1', *options]
+
+
+def run(command, **kwargs):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, **kwargs)
+
+
+def logged_losses(work_dir):
+    """{iteration: loss} from every run (timestamped folder) in ``work_dir``."""
+    losses = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    losses[record['iter']] = record['loss']
+    return losses
+
+
+def test_same_seed_gives_identical_losses(tiny_coco, tmp_path):
+    first = run(train_command(tiny_coco, str(tmp_path / 'a'), 2))
+    second = run(train_command(tiny_coco, str(tmp_path / 'b'), 2))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:]
+    a, b = logged_losses(str(tmp_path / 'a')), logged_losses(str(tmp_path / 'b'))
+    assert sorted(a) == [1, 2, 3, 4] and a == b
+
+
+def test_killed_run_resumes_to_the_same_losses(tiny_coco, tmp_path):
+    epochs = 4
+    reference = run(train_command(tiny_coco, str(tmp_path / 'whole'), epochs))
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    work_dir = str(tmp_path / 'killed')
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    process = subprocess.Popen(train_command(tiny_coco, work_dir, epochs), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(work_dir, 'epoch_1.pth')) and process.poll() is None:
+        assert time.time() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)  # mid-way, with no chance to clean up
+    process.wait()
+    assert not osp.exists(osp.join(work_dir, f'epoch_{epochs}.pth')), 'finished before the kill'
+    for checkpoint in glob.glob(osp.join(work_dir, '*.pth')):  # none half-written
+        torch.load(checkpoint, weights_only=False)
+
+    resumed = run(train_command(tiny_coco, work_dir, epochs, flags=['--resume']))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert osp.exists(osp.join(work_dir, f'epoch_{epochs}.pth'))
+    whole, interrupted = logged_losses(str(tmp_path / 'whole')), logged_losses(work_dir)
+    assert max(interrupted) == max(whole) == 2 * epochs
+    # After the resume point (epoch 1 or 2 done) the losses are the uninterrupted run's.
+    assert all(interrupted[i] == whole[i] for i in range(5, 2 * epochs + 1))
+
+
+def test_atomic_checkpoint_write_keeps_previous_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    backend = AtomicLocalBackend()
+    backend.put(b'good checkpoint', str(target))
+
+    def die(*args):
+        raise KeyboardInterrupt  # as if the process were stopped before the rename
+
+    monkeypatch.setattr(os, 'replace', die)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'half', str(target))
+    assert target.read_bytes() == b'good checkpoint'
+    assert os.listdir(tmp_path) == ['epoch_1.pth']  # no partial file left behind
+
+
+def test_checkpoints_are_written_atomically_by_the_configs():
+    from mmengine.config import Config
+    for name in ('retinanet_lsnet_t_coco.py', 'mask_rcnn_lsnet_b_coco.py'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+        assert cfg.default_hooks.checkpoint.backend_args == dict(backend='atomic_local')
+
+
+def test_non_finite_loss_stops_training_naming_iteration_and_term(tiny_coco, tmp_path):
+    result = run(train_command(tiny_coco, str(tmp_path / 'nan'), 1,
+                               options=['model.bbox_head.loss_bbox.loss_weight=nan']))
+    assert result.returncode != 0
+    assert 'Non-finite loss at iteration 1: loss_bbox=nan' in result.stderr
+
+
+def test_non_finite_loss_steps_can_be_skipped(tiny_coco, tmp_path):
+    work_dir = str(tmp_path / 'skip')
+    result = run(train_command(tiny_coco, work_dir, 1,
+                               options=['model.bbox_head.loss_bbox.loss_weight=nan',
+                                        'custom_hooks.1.skip=True']))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'Skipped the step of iteration 2' in result.stdout + result.stderr
+    state = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    path = tmp_path / 'epoch_12.pth'
+    torch.save(LSNet('t').state_dict(), path)
+    path.write_bytes(path.read_bytes()[:5000])
+    result = run([sys.executable, osp.join(ROOT, 'tools', 'test.py'), DEMO_CONFIG, str(path)])
+    assert result.returncode != 0
+    assert f'{path} is not a readable PyTorch checkpoint' in result.stderr
+    assert 'Traceback' not in result.stderr
+    model = LSNet('t', init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match='epoch_12.pth is not a readable PyTorch checkpoint'):
+        model.init_weights()
+
+
+def test_resume_from_missing_checkpoint_is_named(tmp_path):
+    result = run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO_CONFIG,
+                  '--resume', str(tmp_path / 'nope.pth')])
+    assert result.returncode != 0 and 'nope.pth' in result.stderr
+    assert 'Traceback' not in result.stderr
