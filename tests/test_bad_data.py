@@ -89,8 +89,8 @@ def test_tiny_and_extreme_aspect_images_train_and_predict(defective_coco):
     with DefaultScope.overwrite_default_scope('mmdet'):
         model = MODELS.build(cfg.model)
     batch = pseudo_collate([samples['tiny.png'], samples['wide.jpg']])
-    # The generated images are resized to fit 192x192: 'wide' becomes 192x16 at most, smaller
-    # than the backbone's largest stride of 64 in height.
+    # The demo config resizes images to fit 128x128: 'wide' (16x768) becomes a few pixels tall,
+    # far below the backbone's largest stride of 64.
     assert min(samples['wide.jpg']['inputs'].shape[1:]) < 64
     losses = model(**model.data_preprocessor(batch, True), mode='loss')
     assert all(torch.isfinite(sum(v) if isinstance(v, list) else v).all()

@@ -1,12 +1,12 @@
 # LSNet-T RetinaNet trained from scratch on the generated shapes dataset (tools/demo.py), sized
-# to learn on a 2-core CPU in minutes: 192x192 images, a slim neck and head, larger lr.
+# to learn on a 2-core CPU in minutes: 128x128 images, a slim neck and head, larger lr.
 _base_ = '../retinanet_lsnet_t_coco.py'
 
 data_root = 'data/demo_coco/'
 metainfo = dict(
     classes=('circle', 'square', 'triangle'),
     palette=[(220, 20, 60), (0, 160, 0), (30, 60, 220)])
-image_size = (192, 192)  # the generated images' size: Resize only records scale factors
+image_size = (128, 128)  # the generated images' size: Resize only records scale factors
 max_epochs = 24
 
 model = dict(

@@ -66,8 +66,8 @@ def make_image(rng: np.random.Generator, height: int, width: int):
     return image, objects
 
 
-def generate_demo_coco(root: str, num_train: int = 240, num_val: int = 60, height: int = 192,
-                       width: int = 192, seed: int = 0) -> Dict[str, str]:
+def generate_demo_coco(root: str, num_train: int = 320, num_val: int = 60, height: int = 128,
+                       width: int = 128, seed: int = 0) -> Dict[str, str]:
     """Write ``root/{train,val}/*.jpg`` and ``root/annotations/instances_{train,val}.json``.
 
     The same arguments always give the same files. Returns the annotation file of each split.
