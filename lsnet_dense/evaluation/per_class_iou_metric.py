@@ -1,5 +1,5 @@
 """mmseg's IoU metric, returning the per-class values it otherwise only prints."""
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 from mmseg.evaluation import IoUMetric
@@ -14,9 +14,10 @@ class PerClassIoUMetric(IoUMetric):
 
     The summary metrics (``aAcc``, ``mIoU``, ``mAcc``, ...) are mmseg's own. Added is
     ``metrics['per_class']``: ``{class name: {'IoU': value, 'Acc': value, ...}}`` in percent,
-    rounded to two decimals like mmseg's table, with ``None`` for a class that occurs neither in
-    the ground truth nor in the predictions (its IoU is 0/0). It is a non-scalar, so mmengine
-    keeps it out of the scalar logs while ``Runner.test()`` returns it (see tools/test.py).
+    rounded to two decimals like mmseg's table, with ``None`` where a ratio is 0/0 (IoU of a
+    class neither in the ground truth nor predicted, Acc of one absent from the ground truth).
+    It is a non-scalar, so mmengine keeps it out of the scalar logs while ``Runner.test()``
+    returns it (see tools/test.py).
     Arguments are those of ``IoUMetric``.
     """
 
@@ -28,11 +29,10 @@ class PerClassIoUMetric(IoUMetric):
         totals = [sum(areas) for areas in zip(*results)]
         per_class = self.total_area_to_metrics(*totals, self.metrics, self.nan_to_num, self.beta)
         per_class.pop('aAcc')
+        # Rounded like mmseg's printed table, so the two agree to the last digit.
+        percent = {key: np.round(values * 100, 2) for key, values in per_class.items()}
         metrics[PER_CLASS_KEY] = {
-            name: {key: _percent(values[i]) for key, values in per_class.items()}
+            name: {key: None if np.isnan(values[i]) else round(float(values[i]), 2)
+                   for key, values in percent.items()}
             for i, name in enumerate(self.dataset_meta['classes'])}
         return metrics
-
-
-def _percent(value: float) -> Optional[float]:
-    return None if np.isnan(value) else float(np.round(value * 100, 2))
