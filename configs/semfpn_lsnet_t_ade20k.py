@@ -1,0 +1,11 @@
+# Semantic FPN with LSNet-T on ADE20K, 40k iterations (published: 40.1 mIoU).
+_base_ = [
+    './_base_/models/semfpn_lsnet_fpn.py',
+    './_base_/datasets/ade20k.py',
+    './_base_/schedules/semfpn_adamw_40k.py',
+    './_base_/seg_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        arch='t', init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')))
