@@ -21,6 +21,9 @@ $(STAMP): requirements.txt setup.py
 demo: $(STAMP)
 	$(PY) tools/demo.py
 
+demo-seg: $(STAMP)
+	$(PY) tools/demo_seg.py
+
 test: $(STAMP)
 	$(PY) -m pytest tests
 
