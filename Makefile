@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # mmcv compiles its C++ ops with ninja from the venv; MAX_JOBS keeps the 2-core machine usable.
 BUILD_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MMCV_WITH_OPS=1 MAX_JOBS=$$(nproc)
 
-.PHONY: venv demo test clean-venv
+.PHONY: venv demo demo-seg test clean-venv
 
 venv: $(STAMP)
 
