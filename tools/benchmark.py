@@ -115,14 +115,14 @@ def main(argv=None):
     timings = time_side_by_side(calls, args.batch, args.warmup, args.iters, args.device)
     print(describe_settings(args))
     reference = timings[0]
-    print(f'{"model":<36}{"latency (ms)":>14}{"+/- (ms)":>10}{"images/s":>10}'
-          f'{"ratio":>8}')
+    print(f'{"model":<36}{"latency (ms)":>14}{"+/- (ms)":>10}{"best (ms)":>11}'
+          f'{"images/s":>10}{"ratio":>8}')
     for timing in timings:
         ratio = reference.median_ms / timing.median_ms
         print(f'{timing.name:<36}{timing.median_ms:>14.2f}{timing.spread_ms:>10.2f}'
-              f'{timing.images_per_second:>10.2f}{ratio:>8.2f}')
-    print(f'ratio: latency of {reference.name} / latency of the row; "+/-" is half the '
-          'interquartile range')
+              f'{timing.best_ms:>11.2f}{timing.images_per_second:>10.2f}{ratio:>8.2f}')
+    print(f'latency: median; "+/-": half the interquartile range; best: fastest run; images/s '
+          f'from the median; ratio: median latency of {reference.name} / that of the row')
 
 
 if __name__ == '__main__':

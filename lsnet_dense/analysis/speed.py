@@ -32,6 +32,11 @@ class Timing:
         return statistics.median(self.latencies) * 1e3
 
     @property
+    def best_ms(self) -> float:
+        """The fastest run: what the model costs when nothing else competes for the CPU."""
+        return min(self.latencies) * 1e3
+
+    @property
     def spread_ms(self) -> float:
         """Half the distance between the first and third quartiles, in ms."""
         first, _, third = statistics.quantiles(self.latencies, n=4)
