@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
-                                load_config)
+                                load_run_config)
 
 
 def parse_args():
@@ -42,12 +42,9 @@ def parse_args():
 
 
 def build_config(args):
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     check_checkpoint(args.checkpoint)
-    cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.show_dir:
         cfg.default_hooks.visualization.draw = True
         if cfg.default_scope == 'mmdet':

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
-                                check_pretrained, load_config)
+                                check_pretrained, load_run_config)
 
 
 def parse_args():
@@ -41,10 +41,7 @@ def parse_args():
 
 
 def build_config(args):
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

@@ -57,6 +57,16 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
+def load_run_config(path: str, cfg_options: Optional[dict] = None,
+                    work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
+    """:func:`load_config` for a runner: work dir (default ``work_dirs/CONFIG_NAME``), launcher."""
+    cfg = load_config(path, cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
 def _leaf_datasets(dataset: dict) -> Iterator[dict]:
     """Dataset configs inside wrappers (RepeatDataset, ConcatDataset, ...)."""
     if 'datasets' in dataset:
