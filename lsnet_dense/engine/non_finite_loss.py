@@ -44,8 +44,9 @@ class NonFiniteLossHook(Hook):
         self.skip = skip
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        bad = {name: float(value) for name, value in (outputs or {}).items()
-               if 'loss' in name and not math.isfinite(float(value))}
+        losses = {name: float(torch.as_tensor(value).detach())
+                  for name, value in (outputs or {}).items() if 'loss' in name}
+        bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
         if not bad:
             return
         # Name the culprit terms; the total is only news when every term looks finite.
@@ -54,7 +55,7 @@ class NonFiniteLossHook(Hook):
         if not self.skip:
             raise FloatingPointError(
                 f'Non-finite loss at iteration {runner.iter + 1}: {terms}. The step was not '
-                'applied. Lower the learning rate, check the data, or set '
-                'custom_hooks=[dict(type="NonFiniteLossHook", skip=True)] to skip such steps.')
+                'applied. Lower the learning rate, check the data, or give the '
+                'NonFiniteLossHook in custom_hooks skip=True to skip such steps.')
         print_log(f'Skipped the step of iteration {runner.iter + 1}: non-finite loss ({terms})',
                   logger='current', level=30)
