@@ -4,9 +4,9 @@ import re
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from lsnet_dense.analysis import analyze_complexity
+from lsnet_dense.models.layers import Attention
 from lsnet_dense.ops import ska
 from tools_support import RETINANET_CONFIG, load_tool, write_config
 
@@ -41,20 +41,27 @@ def test_printed_table(flops_tool, capsys):
     assert float(total[1]) == pytest.approx(11.41, abs=0.01)
 
 
-class TwoOps(nn.Module):
-    """One SKA and one attention call, whose MACs are known in closed form."""
+class AttentionAndSka(nn.Module):
+    """One SKA and one LSNet attention, whose MACs are known in closed form."""
 
-    def forward(self, x, w, q):
-        return ska(x, w), F.scaled_dot_product_attention(q, q, q)
+    def __init__(self):
+        super().__init__()
+        self.attention = Attention(32, key_dim=16, num_heads=2, attn_ratio=1.0)
+
+    def forward(self, x, w, features):
+        return ska(x, w), self.attention(features)
 
 
 def test_ska_and_attention_are_counted():
     x, w = torch.randn(1, 16, 5, 6), torch.randn(1, 2, 9, 5, 6)
-    q = torch.randn(1, 2, 10, 8)  # (B, heads, N, d)
-    complexity = analyze_complexity(TwoOps(), (x, w, q), {})
+    features = torch.randn(1, 32, 3, 4)  # N = 12 tokens
+    complexity = analyze_complexity(AttentionAndSka().eval(), (x, w, features), {})
     ska_macs = 9 * 16 * 5 * 6
-    attention_macs = 2 * 10 * 10 * (8 + 8)
-    assert complexity.flops == ska_macs + attention_macs
+    tokens, heads, key_dim, value_dim = 12, 2, 16, 16
+    convs = tokens * (32 * (2 * 32 + 32) + 32 * 9 + 32 * 32)  # qkv, dw on q, proj
+    batch_norms = 2 * tokens * (96 + 32 + 32)
+    products = heads * tokens * tokens * (key_dim + value_dim)  # q.k and attn.v
+    assert complexity.flops == ska_macs + convs + batch_norms + products
 
 
 def test_detector_parts_add_up(tmp_path, flops_tool, capsys):

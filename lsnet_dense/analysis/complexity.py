@@ -2,8 +2,9 @@
 
 mmengine counts convolutions, linear layers and matrix products (plus normalisation, upsampling
 and pooling) and skips element-wise operators. LSNet computes two things outside those: the
-attention inside ``F.scaled_dot_product_attention`` and the SKA taps (element-wise
-multiply-adds). Both get handles here, so the count covers all multiply-accumulates.
+attention's ``q^T k`` product with its position bias added (``torch.baddbmm``) and the SKA taps
+(element-wise multiply-adds). Both get handles here, so the count covers all
+multiply-accumulates.
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,33 +13,37 @@ from typing import Dict, Sequence, Tuple
 
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.analysis.jit_handles import elementwise_flop_counter, get_shape
+from mmengine.analysis.jit_handles import bmm_flop_jit, get_shape
 from torch import Tensor
 
 FLOP_CONVENTION = (
     'FLOPs are multiply-accumulates (1 MAC = 1 FLOP, as fvcore, mmengine and the LSNet paper '
     'count), counted by mmengine\'s FlopAnalyzer: convolutions, linear layers and matrix '
     'products, BatchNorm/GroupNorm (2 per element unless folded), pooling and upsampling; '
-    'added here: the q.k and attn.v products inside scaled_dot_product_attention, and '
+    'added here: the attention\'s q.k product (baddbmm; attn.v is a bmm, counted anyway) and '
     'element-wise multiplications (SKA taps, squeeze-excite gates) at 1 per output element. '
     'Not counted: additions, activations, softmax and the operators listed below.')
 
 
-def sdpa_flop_jit(inputs, outputs) -> int:
-    """MACs of ``scaled_dot_product_attention``: ``q @ k^T`` and ``attn @ v``.
+def baddbmm_flop_jit(inputs, outputs) -> int:
+    """MACs of ``baddbmm(input, b1, b2)``: those of ``b1 @ b2``, ``(B, n, k) @ (B, k, m)``."""
+    return bmm_flop_jit(inputs[1:3], outputs)
 
-    q ``(..., N_q, d_k)``, k ``(..., N_k, d_k)``, v ``(..., N_k, d_v)``:
-    ``prod(...) * N_q * N_k * (d_k + d_v)``.
+
+def multiply_flop_jit(inputs, outputs) -> int:
+    """One MAC per output element of an element-wise multiplication.
+
+    Zero-dimensional products are shape arithmetic (e.g. ``H * W``) recorded by the tracer,
+    not work of the model.
     """
-    q_shape, k_shape, v_shape = (get_shape(value) for value in inputs[:3])
-    *batch, num_queries, key_dim = q_shape
-    return prod(batch) * num_queries * k_shape[-2] * (key_dim + v_shape[-1])
+    shape = get_shape(outputs[0])
+    return prod(shape) if shape else 0
 
 
 LSNET_FLOP_HANDLES = {
-    'aten::scaled_dot_product_attention': sdpa_flop_jit,
-    'aten::mul': elementwise_flop_counter(0, 1),
-    'aten::addcmul_': elementwise_flop_counter(0, 1),
+    'aten::baddbmm': baddbmm_flop_jit,
+    'aten::mul': multiply_flop_jit,
+    'aten::addcmul_': multiply_flop_jit,
 }
 
 
