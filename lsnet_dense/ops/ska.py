@@ -9,7 +9,6 @@ interleaved over channels, not contiguous blocks.
 """
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
