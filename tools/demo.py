@@ -4,6 +4,7 @@ Generates the demo dataset when missing, trains through tools/train.py, tests th
 tools/test.py, prints the AP table (tools/report.py) and draws predictions on a val image.
 """
 import argparse
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -17,11 +18,12 @@ CONFIG = 'configs/demo/retinanet_lsnet_t_demo.py'
 DATA_ROOT = 'data/demo_coco'
 
 
-def run(*args):
+def run(*args, threads: int):
     """Run a tool of this repo with the current interpreter; its output streams through."""
     command = [sys.executable, *args]
     print('$ ' + ' '.join(command), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    subprocess.run(command, cwd=ROOT, check=True, env=env)
 
 
 def draw_predictions(checkpoint: str, image: str, out_dir: str) -> str:
@@ -41,6 +43,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--work-dir', default='work_dirs/demo_retinanet_lsnet_t')
     parser.add_argument('--epochs', type=int, help='override the demo config\'s epochs')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='PyTorch threads of training and testing (default 1: the demo\'s '
+                        'small tensors gain little from more, and on a busy machine threads '
+                        'waiting for each other cost far more than they bring)')
     args = parser.parse_args()
     start = time.time()
     if not osp.exists(osp.join(ROOT, DATA_ROOT, 'annotations', 'instances_val.json')):
@@ -51,11 +57,12 @@ def main():
     if args.epochs:
         train_args += ['--cfg-options', f'train_cfg.max_epochs={args.epochs}',
                        f'train_cfg.val_interval={args.epochs}']
-    run(*train_args)
+    run(*train_args, threads=args.threads)
     with open(osp.join(ROOT, args.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    run('tools/test.py', CONFIG, checkpoint, '--work-dir', args.work_dir)
-    run('tools/report.py', osp.join(args.work_dir, 'test_metrics.json'), '--published', 'none')
+    run('tools/test.py', CONFIG, checkpoint, '--work-dir', args.work_dir, threads=args.threads)
+    run('tools/report.py', osp.join(args.work_dir, 'test_metrics.json'), '--published', 'none',
+        threads=args.threads)
     picture = draw_predictions(checkpoint, osp.join(ROOT, DATA_ROOT, 'val', '000001.jpg'),
                                osp.join(ROOT, args.work_dir, 'predictions'))
     print(f'predictions drawn on a val image: {picture}')
