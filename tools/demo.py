@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import cv2
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from lsnet_dense.datasets import generate_demo_coco  # noqa: E402
@@ -34,8 +36,9 @@ def draw_predictions(checkpoint: str, image: str, out_dir: str) -> str:
     inferencer(image, out_dir=out_dir, pred_score_thr=0.3, no_save_pred=True)
     drawn = osp.join(out_dir, 'vis', osp.basename(image))
     png = osp.splitext(drawn)[0] + '.png'
-    import cv2
-    cv2.imwrite(png, cv2.imread(drawn))
+    # The demo images are 128 px: enlarge the drawing so that boxes and labels are readable.
+    cv2.imwrite(png, cv2.resize(cv2.imread(drawn), None, fx=3, fy=3,
+                                interpolation=cv2.INTER_NEAREST))
     return png
 
 

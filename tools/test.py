@@ -75,6 +75,10 @@ def main():
         # The checkpoint is loaded at the start of runner.test(); fold right after it.
         runner.register_hook(dict(type='SwitchToDeployHook'))
     metrics = runner.test()
+    if not metrics:
+        print('warning: the evaluator returned no metrics; for detection this means no box '
+              'scored above model.test_cfg.score_thr (an untrained or early checkpoint?)',
+              file=sys.stderr)
     if is_main_process():
         path = osp.join(cfg.work_dir, 'test_metrics.json')
         with open(path, 'w') as f:

@@ -13,6 +13,11 @@ def _strip_prefix(metrics: Dict[str, float]) -> Dict[str, float]:
     return {key.split('/', 1)[-1]: value for key, value in metrics.items()}
 
 
+def _percent(value: float) -> Optional[float]:
+    """A COCOeval fraction in percent; None where COCOeval had nothing to score (-1, nan)."""
+    return round(100 * value, 1) if value >= 0 else None
+
+
 def coco_tables(metrics: Dict[str, float], published: Optional[str] = None) -> Dict[str, List]:
     """Summary rows per IoU type and per-class rows, in percent.
 
@@ -32,7 +37,7 @@ def coco_tables(metrics: Dict[str, float], published: Optional[str] = None) -> D
     summary, classes = [], []
     for iou_type in iou_types:
         summary.append({'model': 'this run', 'type': iou_type, **{
-            column: round(100 * metrics[f'{iou_type}_{suffix}'], 1)
+            column: _percent(metrics[f'{iou_type}_{suffix}'])
             for column, suffix in zip(COCO_COLUMNS, METRIC_SUFFIXES)}})
         if published:
             paper = PUBLISHED_COCO[published].get(iou_type, ())
@@ -43,7 +48,7 @@ def coco_tables(metrics: Dict[str, float], published: Optional[str] = None) -> D
         for key, value in metrics.items():
             if key.startswith(prefix) and key.endswith(suffix):
                 classes.append({'type': iou_type, 'class': key[len(prefix):-len(suffix)],
-                                'AP': round(100 * value, 1)})
+                                'AP': _percent(value)})
     return {'summary': summary, 'classes': classes}
 
 
