@@ -61,7 +61,3 @@ def ska_torch(x: Tensor, weights: Tensor) -> Tensor:
         out.addcmul_(x_padded[..., u:u + height, v:v + width], weights[:, :, :, tap])
     return out.view(batch, channels, height, width)
 
-
-def ska(x: Tensor, weights: Tensor) -> Tensor:
-    """SKA, dispatched to the fastest available implementation (see :func:`ska_torch`)."""
-    return ska_torch(x, weights)
