@@ -3,19 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# mmcv compiles its C++ ops with ninja from the venv; MAX_JOBS keeps the 2-core machine usable.
-BUILD_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MMCV_WITH_OPS=1 MAX_JOBS=$$(nproc)
 
 .PHONY: venv demo demo-seg test clean-venv
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt setup.py
+# mmcv comes from a wheel cache keyed by (mmcv, torch, Python) outside the clone: see
+# tools/install_mmcv.py (LSNET_DENSE_WHEEL_CACHE moves it).
+$(STAMP): requirements.txt setup.py tools/install_mmcv.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install $$(grep -E '^(setuptools|wheel|ninja|torch)\b' requirements.txt)
-	$(BUILD_ENV) $(PY) -m pip install --no-build-isolation -r requirements.txt
+	$(PY) -m pip install $$(grep -E '^(setuptools|wheel|ninja|torch|torchvision|numpy)\b' requirements.txt)
+	$(PY) tools/install_mmcv.py
+	$(PY) -m pip install --no-build-isolation -r requirements.txt
 	$(PY) -m pip install --no-build-isolation --no-deps -e .
+	$(PY) tools/install_mmcv.py --check
 	@touch $@
 
 demo: $(STAMP)
