@@ -1,4 +1,9 @@
-"""Install lsnet_dense. Dependencies live in requirements.txt only (see the Makefile)."""
+"""Install lsnet_dense into an existing OpenMMLab project: pip install -e ".[mmdet]" (or mmseg).
+
+install_requires states the ranges lsnet_dense works with, so pip keeps the torch, mmengine and
+mmcv a project already has; mmdet, mmseg, timm and the ONNX tools are extras. The one pinned
+development set is requirements.txt (the Makefile installs it, then this package with --no-deps).
+"""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -13,13 +18,14 @@ def read_version():
     return namespace['__version__']
 
 
-def read_requirements():
-    """Runtime requirements: requirements.txt without the build tools and test runner."""
-    build_only = ('setuptools', 'wheel', 'ninja', 'pytest')
-    with open(osp.join(HERE, 'requirements.txt')) as f:
-        lines = [line.split('#')[0].strip() for line in f]
-    return [line for line in lines if line and not line.startswith(build_only)]
-
+# mmdet 3.x and mmseg 1.x accept mmcv 2.0 and 2.1 only.
+EXTRAS = {
+    'mmdet': ['mmdet>=3.0.0,<3.4', 'pycocotools'],
+    'mmseg': ['mmsegmentation>=1.0.0,<1.3', 'ftfy', 'regex'],
+    'timm': ['timm>=1.0', 'torchvision'],
+    'onnx': ['onnx>=1.17', 'onnxscript>=0.5', 'onnxruntime>=1.20'],
+}
+EXTRAS['all'] = sorted({package for packages in EXTRAS.values() for package in packages})
 
 setup(
     name='lsnet_dense',
@@ -28,6 +34,6 @@ setup(
     'detection and segmentation',
     packages=find_packages(include=['lsnet_dense', 'lsnet_dense.*']),
     python_requires='>=3.10',
-    install_requires=read_requirements(),
-    extras_require={'timm': ['timm']},
+    install_requires=['torch>=2.0', 'mmengine>=0.10,<1.0', 'mmcv>=2.0.0,<2.2.0', 'numpy'],
+    extras_require=EXTRAS,
 )
