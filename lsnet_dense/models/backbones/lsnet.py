@@ -1,4 +1,5 @@
-from typing import Dict, Sequence, Tuple, Union
+import warnings
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -34,6 +35,9 @@ class LSNet(BaseModule):
         drop_path_rate: stochastic depth rate, increasing linearly over the blocks.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads a published ImageNet
             checkpoint, the backbone of a published detector/segmenter, or a bare state dict.
+        pretrained: deprecated alias of ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``,
+            as in mmseg's own backbones (mmseg's ``EncoderDecoder`` passes its model-level
+            ``pretrained`` here). Giving both is an error.
 
     Shapes:
         input ``(B, 3, H, W)``; output a tuple with, for each stage ``i`` in ``out_indices``,
@@ -48,8 +52,8 @@ class LSNet(BaseModule):
 
     def __init__(self, arch: Union[str, Dict] = 't', out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = True, drop_path_rate: float = 0.,
-                 init_cfg: Union[Dict, None] = None):
-        super().__init__(init_cfg=init_cfg)
+                 init_cfg: Union[Dict, None] = None, pretrained: Optional[str] = None):
+        super().__init__(init_cfg=self.merge_pretrained(pretrained, init_cfg))
         settings = self.parse_arch(arch)
         self.embed_dims = settings['embed_dims']
         self.out_indices = self.check_out_indices(out_indices)
@@ -76,6 +80,23 @@ class LSNet(BaseModule):
                     drop_path=drop_rates[sum(depths[:i]) + depth_index]))
             self.add_module(f'blocks{i + 1}', nn.Sequential(*layers))
         self._freeze_stages()
+
+    @staticmethod
+    def merge_pretrained(pretrained: Optional[str], init_cfg: Union[Dict, None]):
+        """``init_cfg`` with mmseg's deprecated ``pretrained=PATH`` folded in."""
+        if pretrained is None:
+            return init_cfg
+        if init_cfg is not None:
+            raise ValueError(
+                f'LSNet got both pretrained={pretrained!r} and init_cfg={init_cfg!r}; give one. '
+                'A stock mmseg config sets a model-level pretrained (e.g. a ResNet URL) that '
+                'mmseg hands to the backbone: set model.pretrained=None when you swap in LSNet.')
+        if not isinstance(pretrained, str):
+            raise TypeError(f'LSNet pretrained must be a checkpoint path, got {pretrained!r}')
+        warnings.warn('LSNet: pretrained is deprecated, use '
+                      f'init_cfg=dict(type="Pretrained", checkpoint={pretrained!r})',
+                      FutureWarning, stacklevel=3)
+        return dict(type='Pretrained', checkpoint=pretrained)
 
     @classmethod
     def parse_arch(cls, arch: Union[str, Dict]) -> Dict:
