@@ -1,4 +1,4 @@
-"""LSNet-T/S/B as timm models (optional: needs ``pip install lsnet_dense[timm]``).
+"""LSNet-T/S/B as timm models (optional: needs ``pip install -e "/path/to/lsnet_dense[timm]"``).
 
 Importing this module registers ``lsnet_t``, ``lsnet_s`` and ``lsnet_b`` in timm::
 
@@ -23,9 +23,9 @@ try:
     from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 except ImportError as error:  # timm is missing, or its torchvision import failed
     raise ImportError(
-        'lsnet_dense.timm_models needs timm, which needs torchvision (importing timm failed: '
-        f'{error}). Install them with: pip install "lsnet_dense[timm]" (torchvision must match '
-        'your torch version).') from error
+        'lsnet_dense.timm_models needs timm (which imports torchvision); importing timm failed: '
+        f'{error}. Install it with the package\'s extra: pip install -e '
+        '"/path/to/lsnet_dense[timm]" (torchvision must match your torch version).') from error
 
 from .models.classifier import LSNetClassifier
 from .models.utils import adapt_state_dict

@@ -4,6 +4,8 @@ Used to count the paper's parameters and FLOPs (tools/get_flops.py --backbone) a
 (``lsnet_dense.timm_models``); the published ``lsnet_t.pth`` ... load into it with
 ``strict=True`` after stripping ``module.``.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -105,8 +107,14 @@ class LSNetClassifier(LSNet):
     def get_classifier(self) -> nn.Module:
         return self.head
 
-    def reset_classifier(self, num_classes: int):
-        """Replace the head(s) by new ones for ``num_classes`` classes (0: pooled features)."""
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None):
+        """Replace the head(s) by new ones for ``num_classes`` classes (0: pooled features).
+
+        ``global_pool`` is timm's argument; LSNet pools by averaging only.
+        """
+        if global_pool not in (None, 'avg'):
+            raise ValueError(f"LSNet pools by averaging: global_pool must be 'avg', got "
+                             f'{global_pool!r}')
         self.num_classes = num_classes
         self.head = self._make_head(num_classes)
         if self.distillation:
