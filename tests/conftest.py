@@ -5,9 +5,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from lsnet_dense.warning_filters import filterwarnings_lines
 from reference_lsnet import bias_index as relative_offset_index
 
 REFERENCE_JSON = Path(__file__).parent / 'data' / 'lsnet_official_state_dict_shapes.json'
+
+
+def pytest_configure(config):
+    """The package's filters of third-party warnings, for pytest (which resets them per test)."""
+    for line in filterwarnings_lines():
+        config.addinivalue_line('filterwarnings', line)
 
 
 @pytest.fixture(scope='session')
