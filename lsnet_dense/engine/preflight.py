@@ -159,16 +159,24 @@ def _allowed_labels(dataset) -> Tuple[Set[int], str]:
 
 
 def check_pretrained(cfg: Config):
-    """The backbone's pretrained file, and ``load_from``, exist when they are local paths."""
+    """The backbone's pretrained file, and ``load_from``, exist when they are local paths.
+
+    The file is named by ``backbone.init_cfg``, or in mmseg's deprecated way by ``pretrained``
+    (of the model, which mmseg hands to the backbone, or of the backbone).
+    """
     backbone = cfg.model.get('backbone') or {}
     init_cfg = backbone.get('init_cfg') or {}
-    path = init_cfg.get('checkpoint') if init_cfg.get('type') == 'Pretrained' else None
-    if path and '://' not in path and not osp.isfile(path):
-        raise PreflightError(
-            f'Pretrained backbone file not found: {path}.\n'
-            f'Put the published ImageNet checkpoint there (e.g. lsnet_t.pth from the LSNet '
-            'release; tools/convert_checkpoint.py can check and convert it), or train from '
-            'scratch with --cfg-options model.backbone.init_cfg=None')
+    candidates = [('model.backbone.init_cfg=None',
+                   init_cfg.get('checkpoint') if init_cfg.get('type') == 'Pretrained' else None),
+                  ('model.pretrained=None', cfg.model.get('pretrained')),
+                  ('model.backbone.pretrained=None', backbone.get('pretrained'))]
+    for option, path in candidates:
+        if path and '://' not in path and not osp.isfile(path):
+            raise PreflightError(
+                f'Pretrained backbone file not found: {path}.\n'
+                f'Put the published ImageNet checkpoint there (e.g. lsnet_t.pth from the LSNet '
+                'release; tools/convert_checkpoint.py can check and convert it), or train from '
+                f'scratch with --cfg-options {option}')
     load_from = cfg.get('load_from')
     if load_from and '://' not in load_from and not osp.isfile(load_from):
         raise PreflightError(f'load_from checkpoint not found: {load_from}')
