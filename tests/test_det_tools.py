@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -170,40 +169,3 @@ val_evaluator = None
     result = run_tool('tools/train.py', str(config), '--work-dir', str(tmp_path / 'work'))
     assert result.returncode == 0, result.stderr[-3000:]
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
-
-
-def test_dist_scripts_pass_torchrun_the_node_settings(tmp_path):
-    """The scripts' command line, with a stand-in interpreter that prints its arguments."""
-    fake_python = tmp_path / 'python'
-    fake_python.write_text('#!/bin/sh\necho "$@"\n')
-    fake_python.chmod(0o755)
-    env = dict(os.environ, PYTHON=str(fake_python), NNODES='2', NODE_RANK='1',
-               MASTER_ADDR='10.1.2.3', PORT='29999')
-    train = subprocess.run(['bash', 'tools/dist_train.sh', 'cfg.py', '8', '--amp'], cwd=ROOT,
-                           capture_output=True, text=True, env=env).stdout.split()
-    assert train[:2] == ['-m', 'torch.distributed.run']
-    assert {'--nnodes=2', '--node_rank=1', '--master_addr=10.1.2.3', '--master_port=29999',
-            '--nproc_per_node=8'} <= set(train)
-    assert train[-4:] == ['cfg.py', '--launcher', 'pytorch', '--amp']
-    test = subprocess.run(['bash', 'tools/dist_test.sh', 'cfg.py', 'ckpt.pth', '4'], cwd=ROOT,
-                          capture_output=True, text=True, env=env).stdout.split()
-    assert '--nproc_per_node=4' in test and test[-4:] == ['cfg.py', 'ckpt.pth', '--launcher',
-                                                           'pytorch']
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="mmengine's pytorch launcher needs CUDA (it calls cuda.set_device)")
-def test_dist_scripts_train_and_test_on_gpus(tiny_coco, tmp_path):
-    env = dict(os.environ, PYTHON=sys.executable, PYTHONWARNINGS='ignore', PORT='29517')
-    gpus = str(min(2, torch.cuda.device_count()))
-    work_dir = str(tmp_path / 'work')
-    options = data_options(tiny_coco) + ['train_dataloader.batch_size=2']
-    result = subprocess.run(['bash', 'tools/dist_train.sh', DEMO_CONFIG, gpus, '--work-dir',
-                             work_dir, *options], cwd=ROOT, capture_output=True, text=True,
-                            env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    result = subprocess.run(['bash', 'tools/dist_test.sh', DEMO_CONFIG,
-                             osp.join(work_dir, 'epoch_1.pth'), gpus, '--work-dir', work_dir,
-                             *options], cwd=ROOT, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert osp.isfile(osp.join(work_dir, 'test_metrics.json'))

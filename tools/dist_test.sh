@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Test on GPUS processes per node with torchrun (PyTorch DDP through mmengine).
+# Test on GPUS processes per node with torchrun (PyTorch DDP through mmengine); without CUDA,
+# GPUS processes on the CPU (gloo). The metrics equal those of one process.
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
 # Several nodes: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each node.
 set -euo pipefail

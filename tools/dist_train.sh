@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train on GPUS processes per node with torchrun (PyTorch DDP through mmengine).
+# Train on GPUS processes per node with torchrun (PyTorch DDP through mmengine); without CUDA,
+# GPUS processes on the CPU (gloo).
 #   bash tools/dist_train.sh CONFIG GPUS [train.py options]
 # Several nodes: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each node.
 set -euo pipefail

@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
-                                load_run_config)
+                                load_run_config, setup_distributed)
 
 
 def parse_args():
@@ -70,6 +70,7 @@ def main():
         cfg = build_config(args)
     except PreflightError as error:
         sys.exit(f'error: {error}')
+    setup_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if args.deploy:
         # The checkpoint is loaded at the start of runner.test(); fold right after it.

@@ -12,8 +12,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
-                                check_pretrained, load_run_config)
+from lsnet_dense.engine import (PreflightError, amp_optim_wrapper, check_checkpoint,  # noqa: E402
+                                check_datasets, check_pretrained, load_run_config,
+                                setup_distributed)
 
 
 def parse_args():
@@ -22,6 +23,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
                         '(default: ./work_dirs/CONFIG_NAME)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    parser.add_argument('--sync-bn', action='store_true',
+                        help="convert the model's BatchNorm layers to SyncBatchNorm (DDP on GPUs)")
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -46,8 +49,9 @@ def build_config(args):
         import torch
         if not torch.cuda.is_available():
             raise PreflightError('--amp needs a CUDA GPU; mmengine has no CPU mixed precision')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
+    if args.sync_bn:
+        cfg.sync_bn = 'torch'
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
@@ -72,6 +76,7 @@ def main():
         cfg = build_config(args)
     except PreflightError as error:
         sys.exit(f'error: {error}')
+    setup_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 

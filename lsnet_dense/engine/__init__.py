@@ -1,11 +1,15 @@
 from . import checkpoint_loader  # noqa: F401  registers the local checkpoint loader
 from .atomic_local_backend import AtomicLocalBackend
 from .deploy_hook import SwitchToDeployHook
-from .non_finite_loss import FiniteLossOptimWrapper, NonFiniteLossHook
+from .dist import CPUDistributedDataParallel, setup_distributed
+from .non_finite_loss import (FiniteLossAmpOptimWrapper, FiniteLossOptimWrapper, NonFiniteLossHook,
+                              amp_optim_wrapper)
 from .preflight import (PreflightError, TASK_OF_SCOPE, check_checkpoint, check_datasets,
                         check_pretrained, load_config, load_run_config)
 from .reseed_hook import ReseedHook
 
-__all__ = ['AtomicLocalBackend', 'FiniteLossOptimWrapper', 'NonFiniteLossHook', 'PreflightError',
+__all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel', 'FiniteLossAmpOptimWrapper',
+           'amp_optim_wrapper', 'setup_distributed',
+           'FiniteLossOptimWrapper', 'NonFiniteLossHook', 'PreflightError',
            'ReseedHook', 'SwitchToDeployHook', 'TASK_OF_SCOPE', 'check_checkpoint', 'check_datasets',
            'check_pretrained', 'load_config', 'load_run_config']
