@@ -69,22 +69,25 @@ class Attention(nn.Module):
 
         Without autograd the result is cached: gathering and bicubically resizing the
         ``(heads, R*R, R*R)`` table costs as much as the attention itself on small maps. The
-        cache key includes the table's storage and version counter, so loading weights, moving
-        the module or editing the table in place all invalidate it.
+        cache is keyed on the table's values, compared in full (``heads * R*R`` numbers, nothing
+        beside the resize): whatever writes the table, also through ``.data`` as mmengine's
+        ``EMAHook`` does when it swaps the averaged weights in for validation, is seen.
         """
         table = self.attention_biases
-        # torch.compile folds the bias into its graph by itself and cannot trace the key.
+        # torch.compile folds the bias into its graph by itself and cannot trace the check.
         use_cache = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-        if use_cache:
-            key = (num_tokens, table.data_ptr(), table._version, table.dtype)
-            if self._bias_cache is not None and self._bias_cache[0] == key:
-                return self._bias_cache[1]
+        if use_cache and self._bias_cache is not None:
+            cached_tokens, cached_table, cached_bias = self._bias_cache
+            if (cached_tokens == num_tokens and cached_table.dtype == table.dtype
+                    and cached_table.device == table.device
+                    and torch.equal(cached_table, table)):
+                return cached_bias
         bias = table[:, self.attention_bias_idxs]
         if bias.shape[-1] != num_tokens:
             bias = F.interpolate(bias.unsqueeze(0), size=(num_tokens, num_tokens),
                                  mode='bicubic', align_corners=False).squeeze(0)
         if use_cache:
-            self._bias_cache = (key, bias)
+            self._bias_cache = (num_tokens, table.detach().clone(), bias)
         return bias
 
     def forward(self, x: Tensor) -> Tensor:
