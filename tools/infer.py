@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense.analysis import build_model_from_config  # noqa: E402
 from lsnet_dense.engine import PreflightError, load_config  # noqa: E402
 
 TOP_CLASSES = 5
@@ -42,6 +43,8 @@ def check_inputs(args):
     for path in [args.checkpoint] + args.images:
         if not osp.isfile(path):
             raise PreflightError(f'File not found: {path}')
+    # The inferencers load with strict=False: a checkpoint of another model would only warn.
+    build_model_from_config(args.config, checkpoint=args.checkpoint)
 
 
 def summarize_detection(sample, classes, score_thr) -> str:

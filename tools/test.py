@@ -16,8 +16,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import (PreflightError, check_checkpoint, check_datasets,  # noqa: E402
-                                load_run_config, setup_distributed)
+from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
+                                check_checkpoint, check_datasets, load_run_config,
+                                setup_distributed)
 
 
 def parse_args():
@@ -75,7 +76,10 @@ def main():
     if args.deploy:
         # The checkpoint is loaded at the start of runner.test(); fold right after it.
         runner.register_hook(dict(type='SwitchToDeployHook'))
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointMismatchError as error:
+        sys.exit(f'error: {error}')
     if not metrics:
         print('warning: the evaluator returned no metrics; for detection this means no box '
               'scored above model.test_cfg.score_thr (an untrained or early checkpoint?)',

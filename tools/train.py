@@ -12,8 +12,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import (PreflightError, amp_optim_wrapper, check_checkpoint,  # noqa: E402
-                                check_datasets, check_pretrained, load_run_config,
+from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
+                                amp_optim_wrapper, check_checkpoint, check_datasets,
+                                check_pretrained, latest_checkpoint, load_run_config,
                                 setup_distributed)
 
 
@@ -55,7 +56,7 @@ def build_config(args):
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         check_checkpoint(args.resume, '--resume')
         cfg.resume, cfg.load_from = True, args.resume
@@ -65,8 +66,8 @@ def build_config(args):
             cfg.randomness['seed'] = args.seed
         cfg.randomness['deterministic'] = args.deterministic
     check_datasets(cfg, ['train', 'val'])
-    if not cfg.get('resume'):
-        check_pretrained(cfg)
+    # Even when resuming: the runner initialises the weights before loading the checkpoint.
+    check_pretrained(cfg)
     return cfg
 
 
@@ -78,7 +79,10 @@ def main():
         sys.exit(f'error: {error}')
     setup_distributed(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointMismatchError as error:
+        sys.exit(f'error: {error}')
 
 
 if __name__ == '__main__':

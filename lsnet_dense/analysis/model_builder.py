@@ -5,10 +5,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch import Tensor
 
-from lsnet_dense.engine import load_config
+from lsnet_dense.engine import load_config, load_model_checkpoint
 
 
 def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
@@ -19,7 +18,8 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     Args:
         config: config file path.
         cfg_options: overrides, as ``--cfg-options`` gives them.
-        checkpoint: weights to load (strictly) into the whole model.
+        checkpoint: weights to load strictly into the whole model (an error naming the first
+            tensor that does not fit, see :func:`lsnet_dense.engine.load_model_checkpoint`).
         pretrained: keep the backbone's ``init_cfg`` (loading the ImageNet file); by default it
             is dropped, since analysis needs no weights and the file may not be there.
         device: where the model goes.
@@ -39,7 +39,7 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     if pretrained:
         model.init_weights()
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        load_model_checkpoint(model, checkpoint)
     return model.to(device).eval(), cfg
 
 

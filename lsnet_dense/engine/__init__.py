@@ -5,11 +5,15 @@ from .dist import CPUDistributedDataParallel, setup_distributed
 from .non_finite_loss import (FiniteLossAmpOptimWrapper, FiniteLossOptimWrapper, NonFiniteLossHook,
                               amp_optim_wrapper)
 from .preflight import (PreflightError, TASK_OF_SCOPE, check_checkpoint, check_datasets,
-                        check_pretrained, load_config, load_run_config)
+                        check_pretrained, latest_checkpoint, load_config, load_run_config)
 from .reseed_hook import ReseedHook
+from .strict_loading import (CheckpointMismatchError, StrictLoadHook, check_state_dict_fits,
+                             load_model_checkpoint)
 
 __all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel', 'FiniteLossAmpOptimWrapper',
            'amp_optim_wrapper', 'setup_distributed',
-           'FiniteLossOptimWrapper', 'NonFiniteLossHook', 'PreflightError',
-           'ReseedHook', 'SwitchToDeployHook', 'TASK_OF_SCOPE', 'check_checkpoint', 'check_datasets',
-           'check_pretrained', 'load_config', 'load_run_config']
+           'CheckpointMismatchError', 'FiniteLossOptimWrapper',
+           'NonFiniteLossHook', 'PreflightError', 'ReseedHook', 'StrictLoadHook',
+           'SwitchToDeployHook', 'TASK_OF_SCOPE', 'check_checkpoint', 'check_datasets',
+           'check_pretrained', 'check_state_dict_fits', 'latest_checkpoint', 'load_config',
+           'load_model_checkpoint', 'load_run_config']

@@ -1,5 +1,6 @@
 """Checks run by the tools before any model is built, so that a missing dataset or weight file
 fails in a second with a message saying what to do, not deep inside a runner."""
+import glob
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Set, Tuple
 
@@ -59,12 +60,38 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
 
 def load_run_config(path: str, cfg_options: Optional[dict] = None,
                     work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
-    """:func:`load_config` for a runner: work dir (default ``work_dirs/CONFIG_NAME``), launcher."""
+    """:func:`load_config` for a runner: work dir (default ``work_dirs/CONFIG_NAME``), launcher,
+    and strict loading of whole-model checkpoints (``StrictLoadHook``)."""
     cfg = load_config(path, cfg_options)
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='StrictLoadHook')]
     return cfg
+
+
+def latest_checkpoint(work_dir: str) -> str:
+    """The checkpoint ``--resume`` continues from: the one ``WORK_DIR/last_checkpoint`` names.
+
+    mmengine starts from scratch when there is none; asked to resume, the tools refuse instead.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        raise PreflightError(
+            f'--resume: nothing to resume in {work_dir} (no last_checkpoint file: no checkpoint '
+            'was saved there). Start without --resume, give the work dir of the run to continue '
+            '(--work-dir), or a checkpoint: --resume PATH')
+    with open(record) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        found = sorted(glob.glob(osp.join(work_dir, '*.pth')))
+        raise PreflightError(
+            f'--resume: {record} names {path!r}, which does not exist (with max_keep_ckpts=1 '
+            'mmengine deletes the previous checkpoint before writing the next one). '
+            + (f'Checkpoints in {work_dir}: {", ".join(found)}; resume from one with '
+               '--resume PATH' if found else f'There is no checkpoint in {work_dir}'))
+    check_checkpoint(path, '--resume')
+    return path
 
 
 def _leaf_datasets(dataset: dict) -> Iterator[dict]:

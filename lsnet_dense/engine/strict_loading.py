@@ -1,0 +1,93 @@
+"""Whole-model checkpoints load strictly: every tensor there, each with the model's shape.
+
+mmengine's ``Runner.load_checkpoint`` (``tools/test.py``, ``--resume``, ``load_from``) and the
+inferencers load with ``strict=False``, which only logs what did not fit: an LSNet-S checkpoint
+tested with an LSNet-T config then runs with half its weights random and reports garbage.
+Here a checkpoint that does not fit is an error naming the first tensor that does not, with
+both shapes. Loading a backbone's pretrained file (``init_cfg``) is not concerned: it may hold
+less than the model by design.
+"""
+import re
+from typing import Dict
+
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+from torch import Tensor
+
+from lsnet_dense.models.utils import load_checkpoint_file, stored_state_dict
+from .preflight import PreflightError
+
+# mmengine's default revise_keys: DataParallel / DDP checkpoints prefix every key with module.
+WRAPPER_PREFIX = re.compile(r'^module\.')
+
+
+class CheckpointMismatchError(PreflightError):
+    """A checkpoint whose tensors do not fit the model it is loaded into."""
+
+
+def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
+                          source: str = 'the checkpoint'):
+    """Raise :class:`CheckpointMismatchError` unless ``state_dict`` has exactly the model's
+    tensors with the model's shapes (keys may carry a ``module.`` prefix, as mmengine allows).
+
+    The message names the first tensor, in the model's order, that is missing or has another
+    shape (both shapes given), then the first unexpected one, with counts.
+    """
+    stored = {WRAPPER_PREFIX.sub('', key): value for key, value in state_dict.items()}
+    own = model.state_dict()
+    problems = []
+    for key, value in own.items():
+        if key not in stored:
+            problems.append(f'{key} {tuple(value.shape)} is missing from the checkpoint')
+        elif tuple(stored[key].shape) != tuple(value.shape):
+            problems.append(f'{key} has shape {tuple(stored[key].shape)} in the checkpoint and '
+                            f'{tuple(value.shape)} in the model')
+    problems += [f'{key} {tuple(stored[key].shape)} is in the checkpoint but not in the model'
+                 for key in stored if key not in own]
+    if problems:
+        more = f' (and {len(problems) - 1} more tensors that do not fit)' if len(problems) > 1 \
+            else ''
+        raise CheckpointMismatchError(
+            f'{source} does not fit the model of this config (another variant or model?): '
+            f'{problems[0]}{more}')
+
+
+def load_model_checkpoint(model: nn.Module, path: str) -> dict:
+    """Load a whole-model checkpoint (mmdet / mmseg layout or a bare state dict) strictly.
+
+    Returns:
+        The checkpoint, for its ``meta``.
+
+    Raises:
+        PreflightError: the file is missing or not a checkpoint.
+        CheckpointMismatchError: its tensors do not fit ``model`` (see
+            :func:`check_state_dict_fits`).
+    """
+    try:
+        checkpoint = load_checkpoint_file(path)
+        state_dict = stored_state_dict(checkpoint, path)
+    except (FileNotFoundError, ValueError) as error:
+        raise PreflightError(str(error)) from None
+    check_state_dict_fits(model, state_dict, path)
+    model.load_state_dict({WRAPPER_PREFIX.sub('', k): v for k, v in state_dict.items()},
+                          strict=True)
+    return checkpoint
+
+
+@HOOKS.register_module()
+class StrictLoadHook(Hook):
+    """Make the runner's whole-model loading (test, ``load_from``, resume) strict.
+
+    ``after_load_checkpoint`` sees the checkpoint before the runner copies it into the model
+    (with ``strict=False``), so a checkpoint that does not fit stops the run first.
+    ``tools/train.py`` and ``tools/test.py`` add it (:func:`~.preflight.load_run_config`).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        check_state_dict_fits(model, stored_state_dict(checkpoint),
+                              runner.cfg.get('load_from') or 'the checkpoint')
