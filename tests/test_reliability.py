@@ -4,12 +4,14 @@ import json
 import os
 import os.path as osp
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import pytest
 import torch
+from mmengine.fileio import LocalBackend
 
 from lsnet_dense import LSNet
 from lsnet_dense.datasets import generate_demo_coco
@@ -63,32 +65,55 @@ def test_same_seed_gives_identical_losses(tiny_coco, tmp_path):
     assert sorted(a) == [1, 2, 3, 4] and a == b
 
 
-def test_killed_run_resumes_to_the_same_losses(tiny_coco, tmp_path):
+# tools/train.py whose rename of epoch_2.pth into place hangs after writing a marker file: the
+# test kills it there, in the middle of saving that checkpoint.
+HANG_WHILE_SAVING = """
+import os, runpy, sys, time
+replace = os.replace
+def replace_or_hang(source, target):
+    if str(target).endswith('epoch_2.pth'):
+        open(os.environ['SAVING_MARKER'], 'w').close()
+        time.sleep(600)
+    replace(source, target)
+os.replace = replace_or_hang
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def test_run_killed_while_saving_resumes_to_the_same_losses(tiny_coco, tmp_path):
     epochs = 4
     reference = run(train_command(tiny_coco, str(tmp_path / 'whole'), epochs))
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     work_dir = str(tmp_path / 'killed')
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    process = subprocess.Popen(train_command(tiny_coco, work_dir, epochs), cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = str(tmp_path / 'saving')
+    env = dict(os.environ, PYTHONWARNINGS='ignore', SAVING_MARKER=marker)
+    command = train_command(tiny_coco, work_dir, epochs)
+    process = subprocess.Popen([command[0], '-c', HANG_WHILE_SAVING, *command[1:]], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not osp.exists(osp.join(work_dir, 'epoch_1.pth')) and process.poll() is None:
+    while not osp.exists(marker) and process.poll() is None:
         assert time.time() < deadline
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)  # mid-way, with no chance to clean up
+    process.send_signal(signal.SIGKILL)  # while saving epoch_2.pth, with no chance to clean up
     process.wait()
-    assert not osp.exists(osp.join(work_dir, f'epoch_{epochs}.pth')), 'finished before the kill'
-    for checkpoint in glob.glob(osp.join(work_dir, '*.pth')):  # none half-written
-        torch.load(checkpoint, weights_only=False)
+    assert osp.exists(marker), 'the run ended before saving its second checkpoint'
+    assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
+    assert glob.glob(osp.join(work_dir, '.partial-*'))  # the kill left the temporary file
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip() == osp.join(work_dir, 'epoch_1.pth')
+    torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)  # still loadable
 
     resumed = run(train_command(tiny_coco, work_dir, epochs, flags=['--resume']))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert osp.exists(osp.join(work_dir, f'epoch_{epochs}.pth'))
+    assert not glob.glob(osp.join(work_dir, '.partial-*'))  # removed by the next save
+    for epoch in range(1, epochs + 1):
+        torch.load(osp.join(work_dir, f'epoch_{epoch}.pth'), weights_only=False)
     whole, interrupted = logged_losses(str(tmp_path / 'whole')), logged_losses(work_dir)
     assert max(interrupted) == max(whole) == 2 * epochs
-    # After the resume point (epoch 1 or 2 done) the losses are the uninterrupted run's.
-    assert all(interrupted[i] == whole[i] for i in range(5, 2 * epochs + 1))
+    # After the resume point (epoch 1 done) the losses are the uninterrupted run's.
+    assert all(interrupted[i] == whole[i] for i in range(3, 2 * epochs + 1))
 
 
 def test_atomic_checkpoint_write_keeps_previous_file_on_failure(tmp_path, monkeypatch):
@@ -104,6 +129,49 @@ def test_atomic_checkpoint_write_keeps_previous_file_on_failure(tmp_path, monkey
         backend.put(b'half', str(target))
     assert target.read_bytes() == b'good checkpoint'
     assert os.listdir(tmp_path) == ['epoch_1.pth']  # no partial file left behind
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o002, 0o077])
+def test_atomic_checkpoint_mode_follows_the_umask_as_mmengine(umask, tmp_path):
+    previous = os.umask(umask)
+    try:
+        AtomicLocalBackend().put(b'checkpoint', str(tmp_path / 'atomic.pth'))
+        LocalBackend().put(b'checkpoint', str(tmp_path / 'plain.pth'))
+    finally:
+        os.umask(previous)
+    modes = [stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ('atomic.pth',
+                                                                         'plain.pth')]
+    assert modes == [0o666 & ~umask] * 2
+
+
+def test_abandoned_partial_files_are_removed_by_the_next_write(tmp_path):
+    finished = subprocess.Popen([sys.executable, '-c', 'pass'])
+    finished.wait()
+    abandoned = [f'.partial-{finished.pid}.0a1b2c3d.epoch_3.pth', '.partial-k2j3_h4x']
+    running = f'.partial-{os.getppid()}.0a1b2c3d.epoch_3.pth'  # a live writer's: kept
+    for name in abandoned + [running]:
+        (tmp_path / name).write_bytes(b'half')
+    AtomicLocalBackend().put(b'checkpoint', str(tmp_path / 'epoch_4.pth'))
+    assert sorted(os.listdir(tmp_path)) == sorted([running, 'epoch_4.pth'])
+
+
+def test_atomic_write_flushes_the_folder_after_the_rename(tmp_path, monkeypatch):
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(handle):
+        is_folder = stat.S_ISDIR(os.fstat(handle).st_mode)
+        events.append(('fsync', 'folder' if is_folder else 'file'))
+        fsync(handle)
+
+    def recording_replace(source, target):
+        events.append(('replace', osp.basename(target)))
+        replace(source, target)
+
+    monkeypatch.setattr(os, 'fsync', recording_fsync)
+    monkeypatch.setattr(os, 'replace', recording_replace)
+    AtomicLocalBackend().put(b'checkpoint', str(tmp_path / 'epoch_1.pth'))
+    assert events == [('fsync', 'file'), ('replace', 'epoch_1.pth'), ('fsync', 'folder')]
 
 
 def test_checkpoints_are_written_atomically_by_the_configs():
