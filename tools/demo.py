@@ -9,8 +9,10 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import List
 
 import cv2
+from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -26,6 +28,28 @@ def run(*args, threads: int):
     print('$ ' + ' '.join(command), flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     subprocess.run(command, cwd=ROOT, check=True, env=env)
+
+
+def epoch_options(epochs: int) -> List[str]:
+    """``--cfg-options`` that train the demo config for ``epochs`` epochs.
+
+    The epoch-based learning-rate steps (and the ends of those schedules) move in proportion,
+    so that ``--epochs 8`` decays at epoch 6 as 24 epochs do at 18; the validation and the
+    checkpoint come at the last epoch.
+    """
+    cfg = Config.fromfile(osp.join(ROOT, CONFIG), import_custom_modules=False)
+    planned = cfg.train_cfg.max_epochs
+    options = [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+               f'default_hooks.checkpoint.interval={epochs}']
+    for i, scheduler in enumerate(cfg.param_scheduler):
+        if not scheduler.get('by_epoch', True):
+            continue
+        if 'milestones' in scheduler:
+            milestones = [max(1, m * epochs // planned) for m in scheduler.milestones]
+            options.append(f'param_scheduler.{i}.milestones={milestones}'.replace(' ', ''))
+        if scheduler.get('end') == planned:
+            options.append(f'param_scheduler.{i}.end={epochs}')
+    return options
 
 
 def enlarge(drawing: str) -> str:
@@ -52,8 +76,7 @@ def main():
 
     train_args = ['tools/train.py', CONFIG, '--work-dir', args.work_dir]
     if args.epochs:
-        train_args += ['--cfg-options', f'train_cfg.max_epochs={args.epochs}',
-                       f'train_cfg.val_interval={args.epochs}']
+        train_args += ['--cfg-options', *epoch_options(args.epochs)]
     run(*train_args, threads=args.threads)
     with open(osp.join(ROOT, args.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
