@@ -68,3 +68,42 @@ def test_bad_settings_raise():
     neck = LSNetFPN([64, 128], 32, num_outs=2)
     with pytest.raises(ValueError, match='expects 2 feature maps'):
         neck([torch.zeros(1, 64, 8, 8)])
+
+
+# mmdet FPN settings: published (RetinaNet, Semantic FPN, Mask R-CNN's coarse levels) and others.
+FPN_SETTINGS = [
+    dict(num_outs=4),
+    dict(start_level=0, num_outs=5, add_extra_convs='on_input'),
+    dict(num_outs=5),
+    dict(start_level=1, num_outs=5, add_extra_convs='on_output', relu_before_extra_convs=True),
+    dict(num_outs=6, add_extra_convs='on_lateral'),
+    dict(num_outs=5, add_extra_convs=True, upsample_cfg=dict(scale_factor=2, mode='nearest')),
+    dict(start_level=1, end_level=2, num_outs=2),
+    dict(num_outs=4, no_norm_on_lateral=True, norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')),
+]
+
+
+def random_fpn_state(module, seed=0):
+    """The module's tensors with random values (BatchNorm variances positive)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {k: (torch.rand(v.shape, generator=gen) + 0.5 if k.endswith('running_var') else
+                torch.randn(v.shape, generator=gen) if v.is_floating_point() else v)
+            for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize('settings', FPN_SETTINGS, ids=[str(s) for s in FPN_SETTINGS])
+def test_equals_mmdet_fpn_without_finer_levels(settings):
+    """LSNetFPN's forward repeats mmdet's FPN's (to insert the finer levels): it must not drift."""
+    from mmdet.models.necks import FPN
+    in_channels = [16, 24, 32, 40]
+    reference = FPN(in_channels, 8, **settings).eval()
+    neck = LSNetFPN(in_channels, 8, **settings).eval()
+    state = random_fpn_state(reference)
+    assert list(neck.state_dict()) == list(state)
+    reference.load_state_dict(state)
+    neck.load_state_dict(state)
+    feats = [torch.randn(2, c, 32 // 2**i, 40 // 2**i) for i, c in enumerate(in_channels)]
+    with torch.no_grad():
+        expected, outs = reference(feats), neck(feats)
+    assert len(outs) == len(expected) == settings['num_outs']
+    assert all(torch.equal(a, b) for a, b in zip(outs, expected))
