@@ -1,14 +1,40 @@
-"""Registration of lsnet_dense modules in mmdet's and mmseg's MODELS registries.
+"""Registration of lsnet_dense modules in the MODELS registries of mmdet and mmseg.
 
 Each library builds models from its own registry (chosen by the config's ``default_scope``), so a
-module registered in one only is invisible to the other's configs.
+module registered in one only is invisible to the other's configs. Either library may be
+missing (a detection-only or segmentation-only project): modules go into the registries of those
+installed, and at least one is needed.
 """
-from mmdet.registry import MODELS as MMDET_MODELS
-from mmseg.registry import MODELS as MMSEG_MODELS
+import importlib
+from types import ModuleType
+from typing import Dict
+
+LIBRARIES = ('mmdet', 'mmseg')
+
+
+def _installed_registries() -> Dict[str, ModuleType]:
+    """``{scope: scope.registry}`` for the libraries that are installed."""
+    registries = {}
+    for scope in LIBRARIES:
+        try:
+            registries[scope] = importlib.import_module(f'{scope}.registry')
+        except ModuleNotFoundError as error:
+            if error.name != scope:  # installed but broken: say so, do not hide it
+                raise
+    if not registries:
+        raise ImportError(
+            'lsnet_dense needs mmdet (detection) or mmsegmentation (segmentation), and neither is '
+            'installed: pip install mmdet and/or mmsegmentation (the tested versions are in '
+            'requirements.txt)')
+    return registries
+
+
+REGISTRIES = _installed_registries()
+SCOPES = tuple(REGISTRIES)  # the default_scope values this installation serves
 
 
 def register_model(cls: type) -> type:
-    """Class decorator: register ``cls`` under its own name in both registries."""
-    MMDET_MODELS.register_module(module=cls)
-    MMSEG_MODELS.register_module(module=cls)
+    """Class decorator: register ``cls`` under its own name in every installed library."""
+    for registry in REGISTRIES.values():
+        registry.MODELS.register_module(module=cls)
     return cls

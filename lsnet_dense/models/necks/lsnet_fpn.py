@@ -3,10 +3,30 @@ from typing import List, Tuple
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmdet.models.necks import FPN
 from torch import Tensor
 
 from lsnet_dense.registry import register_model
+
+try:
+    from mmdet.models.necks import FPN
+except ModuleNotFoundError as error:  # an mmseg-only environment
+    if error.name != 'mmdet':
+        raise
+    from mmseg.models.necks import FPN
+
+
+def _in_mmseg_terms(num_ins: int, end_level: int = -1, add_extra_convs=False, **kwargs) -> dict:
+    """mmdet FPN arguments as mmseg's FPN (the base class without mmdet) takes them.
+
+    mmseg's FPN builds the same layers, but its ``end_level`` is exclusive (mmdet's: inclusive)
+    and it reads ``add_extra_convs=True`` as ``'on_output'`` (mmdet: ``'on_input'``).
+    """
+    if 'extra_convs_on_inputs' in kwargs:
+        raise TypeError("LSNetFPN takes mmdet's FPN arguments: instead of extra_convs_on_inputs, "
+                        "give add_extra_convs='on_input' or 'on_output'")
+    if end_level not in (-1, num_ins - 1):
+        kwargs['end_level'] = end_level + 1
+    return dict(kwargs, add_extra_convs='on_input' if add_extra_convs is True else add_extra_convs)
 
 
 @register_model
@@ -17,7 +37,8 @@ class LSNetFPN(FPN):
     ``extra_trans_convs.k`` (ConvTranspose2d, kernel 2, stride 2) and each result is smoothed by
     ``extra_fpn_convs.k`` (3x3 conv). Those finer maps come first in the output, finest first.
     Everything else (laterals, top-down, 3x3 outputs, stride-2 extra convs or max-pool levels)
-    is mmdet's FPN.
+    is mmdet's FPN. Without mmdet (an mmseg-only environment) the layers come from mmseg's FPN,
+    with the arguments meaning what they mean to mmdet's.
 
     Args:
         in_channels: channels of each backbone level.
@@ -36,6 +57,8 @@ class LSNetFPN(FPN):
         if not 0 <= num_extra_trans_convs < num_outs:
             raise ValueError(f'num_extra_trans_convs must be in 0..num_outs-1, got '
                              f'{num_extra_trans_convs} with num_outs {num_outs}')
+        if FPN.__module__.startswith('mmseg.'):
+            kwargs = _in_mmseg_terms(len(in_channels), **kwargs)
         super().__init__(in_channels, out_channels, num_outs - num_extra_trans_convs, **kwargs)
         self.num_extra_trans_convs = num_extra_trans_convs
         self.extra_trans_convs = nn.ModuleList()
