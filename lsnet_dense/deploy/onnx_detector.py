@@ -1,0 +1,104 @@
+"""mmdet detectors whose network runs in ONNX Runtime and whose post-processing is mmdet's own.
+
+They are built from the same config as the PyTorch model (``type`` swapped, see
+:func:`lsnet_dense.deploy.onnx_model_config`), so mmengine's runner, the evaluators,
+``test_metrics.json`` and mmdet's inferencer work unchanged. The PyTorch heads are kept only for
+their post-processing (anchors, box decoding, NMS, mask pasting); their weights are unused.
+"""
+import os.path as osp
+from typing import Dict, List, Optional
+
+from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from torch import Tensor
+
+from .runtime import OnnxRunner
+
+
+def _levels(outputs: Dict[str, Tensor], name: str) -> List[Tensor]:
+    """``name_0``, ``name_1``, ... of the graph's named outputs, in level order."""
+    count = sum(1 for key in outputs if key.rsplit('_', 1)[0] == name)
+    return [outputs[f'{name}_{i}'] for i in range(count)]
+
+
+class InferenceOnly:
+    """Training entry points of an ONNX-backed model refuse clearly."""
+
+    def loss(self, *args, **kwargs):
+        raise NotImplementedError(f'{type(self).__name__} runs an exported ONNX file: it can '
+                                  'only predict, not be trained')
+
+    def _forward(self, *args, **kwargs):
+        raise NotImplementedError(f'{type(self).__name__} has no tensor mode: its network is '
+                                  'the ONNX file itself')
+
+
+@MODELS.register_module()
+class ONNXSingleStageDetector(InferenceOnly, SingleStageDetector):
+    """RetinaNet-style detector: the ONNX graph gives ``cls_score_i`` / ``bbox_pred_i`` per
+    level, and ``bbox_head.predict_by_feat`` decodes them.
+
+    Args:
+        onnx_file: the exported ``.onnx``.
+        ort_threads: ONNX Runtime intra-op threads (default: its own choice).
+        ort_device: ``'auto'`` (CUDA provider when present), ``'cpu'`` or ``'cuda'``.
+        **kwargs: the config's detector arguments (backbone, neck, bbox_head, test_cfg, ...).
+    """
+
+    def __init__(self, onnx_file: str, ort_threads: Optional[int] = None,
+                 ort_device: str = 'auto', **kwargs):
+        super().__init__(**kwargs)
+        self.runner = OnnxRunner(onnx_file, ort_threads, device=ort_device)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        outputs = dict(zip(self.runner.output_names, self.runner(batch_inputs)))
+        results = self.bbox_head.predict_by_feat(
+            _levels(outputs, 'cls_score'), _levels(outputs, 'bbox_pred'),
+            batch_img_metas=[s.metainfo for s in batch_data_samples], rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+
+@MODELS.register_module()
+class ONNXTwoStageDetector(InferenceOnly, TwoStageDetector):
+    """Mask R-CNN-style detector in three graphs: the dense network (``feat_i``,
+    ``rpn_cls_score_i``, ``rpn_bbox_pred_i``), the RoI box head and the RoI mask head.
+
+    Proposals, RoIAlign (mmcv), box decoding, NMS and mask pasting are mmdet's own code: the RoI
+    head's ``predict`` runs unchanged, with its box and mask heads' forward calls answered by
+    ONNX Runtime.
+
+    Args:
+        onnx_file: the dense graph; ``STEM.roi_bbox.onnx`` and ``STEM.roi_mask.onnx`` beside it.
+        ort_threads, ort_device: see :class:`ONNXSingleStageDetector`.
+        **kwargs: the config's detector arguments.
+    """
+
+    def __init__(self, onnx_file: str, ort_threads: Optional[int] = None,
+                 ort_device: str = 'auto', **kwargs):
+        super().__init__(**kwargs)
+        self.runner = OnnxRunner(onnx_file, ort_threads, device=ort_device)
+        stem = osp.splitext(onnx_file)[0]
+        for name, head in (('bbox', self.roi_head.bbox_head), ('mask', self.roi_head.mask_head)):
+            runner = OnnxRunner(f'{stem}.roi_{name}.onnx', ort_threads, device=ort_device)
+            # The head object stays (its predict_by_feat is mmdet's post-processing); only its
+            # forward, the part with weights, is the exported graph.
+            head.forward = _single_or_tuple(runner)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        outputs = dict(zip(self.runner.output_names, self.runner(batch_inputs)))
+        features = tuple(_levels(outputs, 'feat'))
+        proposals = self.rpn_head.predict_by_feat(
+            _levels(outputs, 'rpn_cls_score'), _levels(outputs, 'rpn_bbox_pred'),
+            batch_img_metas=[s.metainfo for s in batch_data_samples], rescale=False)
+        results = self.roi_head.predict(features, proposals, batch_data_samples, rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+
+def _single_or_tuple(runner: OnnxRunner):
+    def forward(roi_features: Tensor):
+        outputs = runner(roi_features)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+    return forward

@@ -1,0 +1,84 @@
+"""Export an LSNet detector / segmenter, or the bare backbone, to ONNX (torch's own exporter).
+
+    python tools/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx [--shape H W] [--dynamic]
+    python tools/export_onnx.py --backbone {t,s,b} [--checkpoint FILE] --shape H W --out FILE.onnx
+
+Writes FILE.onnx (Mask R-CNN also FILE.roi_bbox.onnx and FILE.roi_mask.onnx) and FILE.json, the
+description a runtime needs. Then runs the files in ONNX Runtime and prints, per output, the
+largest difference to PyTorch relative to the output's magnitude; above --tolerance (1e-4) it
+exits non-zero.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense import LSNet  # noqa: E402
+from lsnet_dense.deploy import (TOLERANCE, ExportMismatch, export_backbone,  # noqa: E402
+                                export_model)
+from lsnet_dense.engine import PreflightError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Export to ONNX and check it in ONNX Runtime')
+    parser.add_argument('config', nargs='?', help='mmdet / mmseg config file')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='trained checkpoint of the config (omit: the config\'s own '
+                        'initialisation, for trials)')
+    parser.add_argument('--backbone', choices=sorted(LSNet.arch_settings),
+                        help='export the bare LSNet backbone of this variant instead')
+    parser.add_argument('--checkpoint', dest='backbone_checkpoint', metavar='FILE',
+                        help='with --backbone: weights as init_cfg=dict(type="Pretrained") '
+                        'takes them (published ImageNet, detector/segmenter or backbone file)')
+    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser.add_argument('--shape', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'),
+                        help='input size of the file (with --dynamic: of the check only)')
+    parser.add_argument('--dynamic', action='store_true',
+                        help='any batch size, height and width')
+    parser.add_argument('--tolerance', type=float, default=TOLERANCE,
+                        help='largest relative ONNX Runtime vs PyTorch difference accepted')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    args = parser.parse_args(argv)
+    if bool(args.backbone) == bool(args.config):
+        parser.error('give either CONFIG [CHECKPOINT] or --backbone')
+    if args.backbone_checkpoint and not args.backbone:
+        parser.error('--checkpoint goes with --backbone; a config takes CHECKPOINT positionally')
+    if not args.out.endswith('.onnx'):
+        parser.error(f'--out must name a .onnx file, got {args.out}')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    try:
+        if args.backbone:
+            report = export_backbone(args.backbone, args.out, args.shape,
+                                     args.backbone_checkpoint, args.dynamic, args.tolerance)
+        else:
+            report = export_model(args.config, args.checkpoint, args.out, args.shape,
+                                  args.dynamic, args.cfg_options, args.tolerance)
+        failed = None
+    except PreflightError as error:
+        sys.exit(f'error: {error}')
+    except ExportMismatch as error:
+        report, failed = error.report, error
+    size = 'dynamic size' if args.dynamic else f'{args.shape[0]}x{args.shape[1]}'
+    print(f'exported ({size}): {", ".join(report.files)}')
+    print(f'ONNX Runtime vs PyTorch at {2 if args.dynamic else 1}x3x{args.shape[0]}x'
+          f'{args.shape[1]} (RoI heads: '
+          'random RoI features), max |ORT - PyTorch| / max |PyTorch| per output:')
+    for path, differences in report.differences.items():
+        for name, difference in differences.items():
+            print(f'  {osp.basename(path)} {name:<20} {difference:.2e}')
+    print(f'largest: {report.worst:.2e} (tolerance {args.tolerance:g})')
+    if failed:
+        sys.exit(f'error: {failed}')
+
+
+if __name__ == '__main__':
+    main()
