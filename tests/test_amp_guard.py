@@ -6,6 +6,7 @@ and torch's CPU GradScaler in place of the CUDA one, which follows the same rule
 """
 import os.path as osp
 import sys
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -68,7 +69,8 @@ def amp_wrapper(monkeypatch, init_scale):
     """A FiniteLossAmpOptimWrapper over a linear layer, with torch's CPU GradScaler."""
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
     model = torch.nn.Linear(4, 1)
-    with pytest.warns(UserWarning):  # torch's CUDA GradScaler disables itself on the CPU
+    with warnings.catch_warnings():  # torch's CUDA GradScaler disables itself on the CPU
+        warnings.simplefilter('ignore')
         wrapper = FiniteLossAmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=init_scale)
     return model, wrapper
@@ -114,7 +116,8 @@ def test_hook_stops_at_a_nan_loss_under_amp(monkeypatch):
 def test_hook_warns_about_an_unguarded_wrapper(monkeypatch):
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available', lambda: True)
     model = torch.nn.Linear(4, 1)
-    with pytest.warns(UserWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
         wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     logged = []
     monkeypatch.setattr(non_finite_loss, 'print_log', lambda message, **kwargs: logged.append(

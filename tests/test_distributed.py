@@ -44,8 +44,10 @@ def free_port():
 
 
 def environment(**extra):
+    """Of the processes: on the CPU also where there is a GPU, one PyTorch thread each."""
     return {**os.environ, 'PYTHON': sys.executable, 'PYTHONWARNINGS': 'ignore',
-            'OMP_NUM_THREADS': '1', 'PORT': str(free_port()), **extra}
+            'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': '1', 'PORT': str(free_port()),
+            **extra}
 
 
 def run(command, env=None, timeout=600):
@@ -61,15 +63,18 @@ def torchrun(nproc, *args):
 
 
 def process_tree(pid):
-    """``pid`` and its descendants (torchrun's workers may sit in sessions of their own)."""
+    """``pid`` and its descendants (torchrun's workers sit in sessions of their own)."""
+    parents = {}
+    for stat in glob.glob('/proc/[0-9]*/stat'):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(')', 1)[1].split()  # after "pid (name)": state, ppid
+        except OSError:  # the process ended meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.split('/')[2]))
     pids = [pid]
     for parent in pids:
-        for children in glob.glob(f'/proc/{parent}/task/*/children'):
-            try:
-                with open(children) as f:
-                    pids += [int(child) for child in f.read().split()]
-            except OSError:
-                pass
+        pids += parents.get(parent, [])
     return pids
 
 
@@ -196,6 +201,7 @@ def seg_ddp(seg_data, tmp_path_factory):
 
 def test_dist_train_segmentation_on_two_ranks(seg_ddp):
     work_dir, output = seg_ddp
+    assert 'GPU number: 2' in output  # the runner's world size
     assert output.count('Iter(train) [2/2]') == 1
     assert len(glob.glob(osp.join(work_dir, '*', '*.log'))) == 1
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
