@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo demo-seg test clean-venv
+.PHONY: venv demo demo-mask demo-seg test clean-venv
 
 venv: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): requirements.txt setup.py tools/install_mmcv.py
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+demo-mask: $(STAMP)
+	$(PY) tools/demo.py --model mask_rcnn
 
 demo-seg: $(STAMP)
 	$(PY) tools/demo_seg.py

@@ -1,94 +1,174 @@
-"""The README's main job: LSNet-T RetinaNet learns to detect shapes on this CPU in minutes.
+"""The README's main job: LSNet-T learns to detect shapes on this CPU in minutes.
 
-Generates the demo dataset when missing, trains through tools/train.py, tests through
-tools/test.py, prints the AP table (tools/report.py) and draws predictions on a val image.
+    python tools/demo.py [--model retinanet|mask_rcnn] [--work-dir DIR] [--data-root DIR]
+                         [--epochs N] [--threads N]
+
+Generates the demo dataset when missing (lsnet_dense/datasets/demo_coco.py), trains LSNet-T
+RetinaNet (or Mask R-CNN) on it from scratch through tools/train.py, tests it on the val split
+through tools/test.py, prints the AP table (tools/report.py) and draws rows of val image |
+ground truth | prediction into WORK_DIR/prediction_vs_ground_truth.png.
 """
 import argparse
+import collections
 import os
 import os.path as osp
+import pickle
+import re
 import subprocess
 import sys
 import time
 from typing import List
 
-import cv2
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from lsnet_dense.datasets import generate_demo_coco  # noqa: E402
+from lsnet_dense.visualization import draw_detection_comparison  # noqa: E402
 
-CONFIG = 'configs/demo/retinanet_lsnet_t_demo.py'
+MODELS = {
+    'retinanet': ('LSNet-T RetinaNet', 'configs/demo/retinanet_lsnet_t_demo.py'),
+    'mask_rcnn': ('LSNet-T Mask R-CNN', 'configs/demo/mask_rcnn_lsnet_t_demo.py'),
+}
 DATA_ROOT = 'data/demo_coco'
+STAGES = 5
+# mmengine's training log line, e.g. "Epoch(train)  [3][20/20]  ...  eta: 0:01:52 ...".
+TRAIN_LOG = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?\bloss: (\S+)')
+TAIL_LINES = 40
 
 
-def run(*args, threads: int):
-    """Run a tool of this repo with the current interpreter; its output streams through."""
-    command = [sys.executable, *args]
-    print('$ ' + ' '.join(command), flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    subprocess.run(command, cwd=ROOT, check=True, env=env)
+def stage(number: int, text: str):
+    print(f'[{number}/{STAGES}] {text}', flush=True)
 
 
-def epoch_options(epochs: int) -> List[str]:
-    """``--cfg-options`` that train the demo config for ``epochs`` epochs.
+def run(*args, threads: int, progress=None):
+    """Run a tool of this repo with the current interpreter.
 
-    The epoch-based learning-rate steps (and the ends of those schedules) move in proportion,
-    so that ``--epochs 8`` decays at epoch 6 as 24 epochs do at 18; the validation and the
-    checkpoint come at the last epoch.
+    Without ``progress`` its output streams through. With it, each output line goes to
+    ``progress`` instead, and only when the tool fails are its last lines shown.
     """
-    cfg = Config.fromfile(osp.join(ROOT, CONFIG), import_custom_modules=False)
+    command = [sys.executable, *args]
+    print('  $ ' + ' '.join(command), flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if progress is None:
+        if subprocess.run(command, cwd=ROOT, env=env).returncode:
+            sys.exit(f'error: {args[0]} failed; see its output above')
+        return
+    tail = collections.deque(maxlen=TAIL_LINES)
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:
+            tail.append(line)
+            progress(line)
+    if process.returncode:
+        sys.stdout.write(''.join(tail))
+        sys.exit(f'error: {args[0]} failed; its last lines are above')
+
+
+def epoch_options(config: str, epochs: int) -> List[str]:
+    """``--cfg-options`` that train ``config`` for ``epochs`` epochs.
+
+    The epoch-based learning-rate schedules that end with the training (the cosine decay of
+    the demo configs) end at ``epochs`` instead; the validation and the checkpoint come at the
+    last epoch.
+    """
+    cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
     planned = cfg.train_cfg.max_epochs
     options = [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
                f'default_hooks.checkpoint.interval={epochs}']
     for i, scheduler in enumerate(cfg.param_scheduler):
         if not scheduler.get('by_epoch', True):
             continue
-        if 'milestones' in scheduler:
-            milestones = [max(1, m * epochs // planned) for m in scheduler.milestones]
-            options.append(f'param_scheduler.{i}.milestones={milestones}'.replace(' ', ''))
         if scheduler.get('end') == planned:
             options.append(f'param_scheduler.{i}.end={epochs}')
     return options
 
 
-def enlarge(drawing: str) -> str:
-    """Save ``drawing`` 3x larger as PNG: the demo images are 128 px, too small to read labels."""
-    png = osp.splitext(drawing)[0] + '.png'
-    cv2.imwrite(png, cv2.resize(cv2.imread(drawing), None, fx=3, fy=3,
-                                interpolation=cv2.INTER_NEAREST))
-    return png
+def data_options(data_root: str) -> List[str]:
+    """``--cfg-options`` that read the demo dataset from ``data_root``."""
+    options = [f'{loader}.dataset.data_root={data_root}/'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    return options + [f'{evaluator}.ann_file={data_root}/annotations/instances_val.json'
+                      for evaluator in ('val_evaluator', 'test_evaluator')]
+
+
+def print_epochs(epochs: int):
+    """A ``run`` progress callback: one line per training log line, with the epoch and ETA."""
+    def progress(line: str):
+        match = TRAIN_LOG.search(line)
+        if match:
+            epoch, iteration, iterations, eta, loss = match.groups()
+            print(f'  epoch {epoch}/{epochs}, iteration {iteration}/{iterations}: loss {loss}, '
+                  f'ETA {eta}', flush=True)
+    return progress
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--work-dir', default='work_dirs/demo_retinanet_lsnet_t')
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', choices=sorted(MODELS), default='retinanet',
+                        help='the detector to train (default retinanet; mask_rcnn adds masks)')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo_MODEL_lsnet_t')
+    parser.add_argument('--data-root', default=DATA_ROOT,
+                        help=f'the demo dataset; generated when missing (default {DATA_ROOT})')
     parser.add_argument('--epochs', type=int, help='override the demo config\'s epochs')
     parser.add_argument('--threads', type=int, default=1,
                         help='PyTorch threads of training and testing (default 1: the demo\'s '
                         'small tensors gain little from more, and on a busy machine threads '
                         'waiting for each other cost far more than they bring)')
     args = parser.parse_args()
+    name, config = MODELS[args.model]
+    work_dir = args.work_dir or f'work_dirs/demo_{args.model}_lsnet_t'
+    cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
+    epochs = args.epochs or cfg.train_cfg.max_epochs
+    times = {}
     start = time.time()
-    if not osp.exists(osp.join(ROOT, DATA_ROOT, 'annotations', 'instances_val.json')):
-        print(f'generating the demo dataset in {DATA_ROOT} ...', flush=True)
-        generate_demo_coco(osp.join(ROOT, DATA_ROOT))
 
-    train_args = ['tools/train.py', CONFIG, '--work-dir', args.work_dir]
-    if args.epochs:
-        train_args += ['--cfg-options', *epoch_options(args.epochs)]
-    run(*train_args, threads=args.threads)
-    with open(osp.join(ROOT, args.work_dir, 'last_checkpoint')) as f:
+    data_root = osp.join(ROOT, args.data_root)  # as given when absolute
+    ann_file = osp.join(data_root, 'annotations', 'instances_val.json')
+    if osp.exists(ann_file):
+        stage(1, f'demo dataset: {args.data_root} (there already)')
+    else:
+        stage(1, f'generating the demo dataset in {args.data_root} ...')
+        generate_demo_coco(data_root)
+    times['data'] = time.time() - start
+    data = data_options(data_root) if args.data_root != DATA_ROOT else []
+
+    stage(2, f'training {name} from scratch for {epochs} epochs (full log in {work_dir}) ...')
+    train_options = data + (epoch_options(config, args.epochs) if args.epochs else [])
+    run('tools/train.py', config, '--work-dir', work_dir,
+        *(['--cfg-options', *train_options] if train_options else []), threads=args.threads,
+        progress=print_epochs(epochs))
+    times['training'] = time.time() - start - sum(times.values())
+    with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    run('tools/test.py', CONFIG, checkpoint, '--work-dir', args.work_dir, threads=args.threads)
-    run('tools/report.py', osp.join(args.work_dir, 'test_metrics.json'), '--published', 'none',
+
+    stage(3, 'testing on the val split ...')
+    predictions = osp.join(work_dir, 'val_predictions.pkl')
+    run('tools/test.py', config, checkpoint, '--work-dir', work_dir, '--out', predictions,
+        *(['--cfg-options', *data] if data else []), threads=args.threads,
+        progress=lambda line: None)
+    run('tools/report.py', osp.join(work_dir, 'test_metrics.json'), '--published', 'none',
         threads=args.threads)
-    image = osp.join(DATA_ROOT, 'val', '000001.jpg')
-    out_dir = osp.join(args.work_dir, 'predictions')
-    run('tools/infer.py', CONFIG, checkpoint, image, '--out-dir', out_dir, threads=args.threads)
-    picture = enlarge(osp.join(ROOT, out_dir, 'vis', osp.basename(image)))
-    print(f'predictions drawn on a val image: {picture}')
-    print(f'demo wall time: {(time.time() - start) / 60:.1f} min')
+    times['testing'] = time.time() - start - sum(times.values())
+
+    stage(4, 'drawing val images: image | ground truth | prediction ...')
+    with open(osp.join(ROOT, predictions), 'rb') as f:
+        results = pickle.load(f)
+    picture = osp.join(work_dir, 'prediction_vs_ground_truth.png')
+    draw_detection_comparison(results, ann_file, cfg.metainfo['classes'],
+                              cfg.metainfo['palette'], osp.join(ROOT, picture))
+    times['drawing'] = time.time() - start - sum(times.values())
+
+    stage(5, 'written:')
+    for what, path in (('checkpoint', osp.relpath(checkpoint, ROOT) if osp.isabs(checkpoint)
+                        else checkpoint),
+                       ('AP tables', osp.join(work_dir, 'report.{md,csv,json}')),
+                       ('val predictions', predictions),
+                       ('picture', picture)):
+        print(f'  {what}: {path}')
+    split = ', '.join(f'{what} {seconds:.0f} s' for what, seconds in times.items())
+    print(f'demo finished in {(time.time() - start) / 60:.1f} min ({split})')
 
 
 if __name__ == '__main__':
