@@ -1,5 +1,6 @@
 # LSNet-T RetinaNet trained from scratch on the generated shapes dataset (tools/demo.py), sized
-# to learn on a 2-core CPU in minutes: 128x128 images, a slim neck and head, larger lr.
+# to learn on a 2-core CPU in minutes: 128x128 images, a slim neck and head, batches of 16 and a
+# larger lr decaying along a cosine.
 _base_ = '../retinanet_lsnet_t_coco.py'
 
 data_root = 'data/demo_coco/'
@@ -7,7 +8,7 @@ metainfo = dict(
     classes=('circle', 'square', 'triangle'),
     palette=[(220, 20, 60), (0, 160, 0), (30, 60, 220)])
 image_size = (128, 128)  # the generated images' size: Resize only records scale factors
-max_epochs = 24
+max_epochs = 16
 
 model = dict(
     # From scratch, BatchNorm has to learn its statistics.
@@ -36,7 +37,9 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 train_dataloader = dict(
-    batch_size=8,
+    # 16, not 8: on one thread PyTorch runs the backbone's grouped 1x1 convolutions through
+    # oneDNN only from batch 16 on (below, group by group): 2.5x less time per image.
+    batch_size=16,
     num_workers=1,
     dataset=dict(
         data_root=data_root,
@@ -46,7 +49,7 @@ train_dataloader = dict(
         filter_cfg=dict(filter_empty_gt=True, min_size=0),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=8,
+    batch_size=16,
     num_workers=1,
     dataset=dict(
         data_root=data_root,
@@ -60,13 +63,13 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=60),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[max_epochs * 3 // 4], gamma=0.1),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=40),
+    dict(type='CosineAnnealingLR', begin=0, end=max_epochs, by_epoch=True,
+         convert_to_iter_based=True, eta_min=1e-5),
 ]
 default_hooks = dict(
-    logger=dict(interval=10),
+    logger=dict(interval=20),  # once an epoch
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 log_processor = dict(window_size=10)
