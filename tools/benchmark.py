@@ -3,11 +3,16 @@
     python tools/benchmark.py --backbone t [--shape 512 512] [--compare resnet18 mobilenetv2]
     python tools/benchmark.py CONFIG [--part model|backbone] [--shape H W] [--batch N]
         [--device cpu|cuda] [--deploy] [--channels-last] [--compile] [--threads N]
+    python tools/benchmark.py --backend onnxruntime --backbone t --compare resnet18 mobilenetv2
+        [--threads 2] [--ort-optimization all|extended|basic]
 
 Latency is the median over the timed runs after the warm-up runs; all models measured in one
 run are called in turns, so their ratio is fair even on a busy machine. Weights are random:
-speed does not depend on them.
+speed does not depend on them. With ``--backend onnxruntime`` every model is first exported
+with torch's ONNX exporter (LSNet as tools/export_onnx.py writes it) and all run with the same
+session options.
 """
+import tempfile
 import argparse
 import os.path as osp
 import sys
@@ -17,7 +22,8 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense import LSNet  # noqa: E402
 from lsnet_dense.analysis import build_model_from_config, synthetic_batch  # noqa: E402
-from lsnet_dense.analysis.speed import prepare_for_inference, time_side_by_side  # noqa: E402
+from lsnet_dense.analysis.speed import (onnxruntime_calls, prepare_for_inference,  # noqa: E402
+                                        time_side_by_side)
 from lsnet_dense.engine import PreflightError  # noqa: E402
 
 
@@ -40,6 +46,11 @@ def parse_args(argv=None):
     source.add_argument('config', nargs='?', help='mmdet / mmseg config file')
     source.add_argument('--backbone', choices=sorted(LSNet.arch_settings),
                         help='time the bare LSNet backbone of this variant')
+    parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch',
+                        help='run the models in PyTorch, or export them to ONNX and run them in '
+                        'ONNX Runtime')
+    parser.add_argument('--ort-optimization', choices=['basic', 'extended', 'all'],
+                        default='all', help='ONNX Runtime graph optimisation level')
     parser.add_argument('--part', choices=['model', 'backbone'], default='model',
                         help='with CONFIG: the whole model (inference with post-processing) '
                         'or its backbone only')
@@ -51,7 +62,9 @@ def parse_args(argv=None):
                         'compared backbones')
     parser.add_argument('--channels-last', action='store_true', help='NHWC weights and inputs')
     parser.add_argument('--compile', action='store_true', help='torch.compile every model')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--threads', type=int,
+                        help='CPU threads: torch\'s, or ONNX Runtime\'s intra-op threads '
+                        '(default: the runtime\'s own choice)')
     parser.add_argument('--warmup', type=int, default=10, help='untimed runs first')
     parser.add_argument('--iters', type=int, default=30, help='timed runs')
     parser.add_argument('--compare', nargs='+', choices=sorted(COMPARISONS), default=[],
@@ -59,13 +72,33 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.compare and args.config and args.part == 'model':
         parser.error('--compare times backbones beside a backbone: add --part backbone')
+    if args.backend == 'onnxruntime':
+        if args.channels_last or args.compile:
+            parser.error('--channels-last and --compile are PyTorch settings; ONNX Runtime '
+                         'chooses its own layouts (see --ort-optimization)')
+        if args.config and args.part == 'model':
+            parser.error('--backend onnxruntime times backbones: add --part backbone (for whole '
+                         'models see tools/test.py CONFIG FILE.onnx)')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         parser.error(f'--device {args.device}: no CUDA device is available')
     return args
 
 
-def build_calls(args):
-    """Label -> function running one inference, all with the requested settings."""
+def build_calls(args, folder):
+    """Label -> function running one inference, all with the requested settings.
+
+    ``folder``: where ONNX Runtime's exported files go.
+    """
+    if args.backend == 'onnxruntime':
+        if args.backbone:
+            models = {f'LSNet-{args.backbone.upper()} backbone': LSNet(args.backbone)}
+        else:
+            detector, _ = build_model_from_config(args.config)
+            models = {f'{osp.splitext(osp.basename(args.config))[0]} backbone':
+                      detector.backbone}
+        models.update({name: COMPARISONS[name]() for name in args.compare})
+        return onnxruntime_calls(models, (args.batch, 3, *args.shape), folder, args.threads,
+                                 args.ort_optimization, args.deploy, args.device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     images = torch.randn(args.batch, 3, *args.shape, device=args.device).contiguous(
         memory_format=memory_format)
@@ -95,24 +128,34 @@ def build_calls(args):
 
 
 def describe_settings(args):
+    size = f'input {args.batch}x3x{args.shape[0]}x{args.shape[1]}'
+    rounds = (f'median of {args.iters} runs after {args.warmup} warm-up runs, models called in '
+              'turns')
+    if args.backend == 'onnxruntime':
+        import onnxruntime
+        threads = f'{args.threads} intra-op threads' if args.threads else 'default threads'
+        return (f'{size}, ONNX Runtime {onnxruntime.__version__} ({args.device}, {threads}, '
+                f'graph optimisation {args.ort_optimization}), exported with torch.onnx.export '
+                f'(dynamo){", compared backbones Conv+BN folded first" if args.deploy else ""}'
+                f'; LSNet folded as tools/export_onnx.py writes it; {rounds}')
     threads = torch.get_num_threads()
     flags = [name for name, on in (('deploy', args.deploy), ('channels_last', args.channels_last),
                                    ('torch.compile', args.compile)) if on]
-    return (f'input {args.batch}x3x{args.shape[0]}x{args.shape[1]}, device {args.device}'
+    return (f'{size}, device {args.device}'
             f'{f" ({threads} threads)" if args.device == "cpu" else ""}, eval mode, '
-            f'{", ".join(flags) or "no deploy fusion, NCHW, eager"}; median of {args.iters} '
-            f'runs after {args.warmup} warm-up runs, models called in turns')
+            f'{", ".join(flags) or "no deploy fusion, NCHW, eager"}; {rounds}')
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.threads:
+    if args.threads and args.backend == 'torch':
         torch.set_num_threads(args.threads)
-    try:
-        calls = build_calls(args)
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
-    timings = time_side_by_side(calls, args.batch, args.warmup, args.iters, args.device)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            calls = build_calls(args, folder)
+        except PreflightError as error:
+            sys.exit(f'error: {error}')
+        timings = time_side_by_side(calls, args.batch, args.warmup, args.iters, args.device)
     print(describe_settings(args))
     reference = timings[0]
     print(f'{"model":<36}{"latency (ms)":>14}{"+/- (ms)":>10}{"best (ms)":>11}'

@@ -3,10 +3,11 @@
 The models run in turns (one call of each per round), so that load from other processes and
 frequency changes affect all of them alike and their ratio stays meaningful on a busy machine.
 """
+import os.path as osp
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -95,3 +96,34 @@ def time_side_by_side(calls: Dict[str, Callable[[], object]], batch: int, warmup
                 if round_index >= warmup:
                     latencies[name].append(time.perf_counter() - start)
     return [Timing(name, batch, values) for name, values in latencies.items()]
+
+
+def onnxruntime_calls(models: Dict[str, nn.Module], shape: Sequence[int], folder: str,
+                      threads: Optional[int] = None, optimization: str = 'all',
+                      deploy: bool = False, device: str = 'cpu') -> Dict[str, Callable]:
+    """Export every backbone with torch's ONNX exporter and return ONNX Runtime calls.
+
+    Args:
+        models: label -> backbone (a module mapping images to a tuple of feature maps).
+        shape: the static input size ``(B, 3, H, W)`` of the exported files.
+        folder: where the ``.onnx`` files go.
+        threads, optimization: ONNX Runtime session options, the same for every model.
+        deploy: fold Conv+BN of models without ``switch_to_deploy`` before exporting (ONNX
+            Runtime folds them itself too). Models with ``switch_to_deploy`` (LSNet) are
+            always folded, as ``tools/export_onnx.py`` exports them.
+        device: ``'cpu'``, or ``'cuda'`` for ONNX Runtime's CUDA provider.
+    """
+    from lsnet_dense.deploy.export import BackboneNetwork, export_graph
+    from lsnet_dense.deploy.runtime import create_session
+    images = torch.randn(*shape)
+    calls = {}
+    for index, (label, model) in enumerate(models.items()):
+        model = prepare_for_inference(model, deploy=deploy or hasattr(model, 'switch_to_deploy'))
+        path = osp.join(folder, f'model{index}.onnx')
+        export_graph(BackboneNetwork(model), images, path, dynamic=False)
+        # The sessions take turns: without spinning, idle ones leave the cores to the next.
+        session = create_session(path, threads, optimization,
+                                 'cpu' if device == 'cpu' else 'cuda', spinning=False)
+        feed = {session.get_inputs()[0].name: images.numpy()}
+        calls[label] = lambda session=session, feed=feed: session.run(None, feed)
+    return calls
