@@ -14,6 +14,9 @@ THIRD_PARTY_WARNINGS = (
     # config that names a `mmdet::` / `mmseg::` base, and reloads it (attributed to importlib).
     (r'pkg_resources is deprecated as an API', UserWarning,
      r'(mmengine\.utils\.package_utils|importlib)$'),
+    # mmengine's AmpOptimWrapper (--amp) builds torch's deprecated torch.cuda.amp.GradScaler.
+    (r'`torch\.cuda\.amp\.GradScaler\(args\.\.\.\)` is deprecated', FutureWarning,
+     r'mmengine\.optim\.optimizer\.amp_optimizer_wrapper$'),
     # mmseg's own heads still call its deprecated build_loss.
     (r'``build_loss`` would be deprecated soon', UserWarning, r'mmseg\.models\.builder$'),
     # The published recipes keep CrossEntropyLoss's default averaging and ADE20K's
