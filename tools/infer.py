@@ -2,6 +2,7 @@
 
     python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
         [--score-thr 0.3] [--device cpu] [--deploy]
+    python tools/infer.py CONFIG FILE.onnx IMAGE ...   # the exported model, in ONNX Runtime
 
 Thin over mmdet's DetInferencer and mmseg's MMSegInferencer (the config's test pipeline and
 visualizer): the drawings go to DIR/vis/, and a line per image summarises the prediction.
@@ -11,6 +12,7 @@ checkpoint's names there).
 import argparse
 import os.path as osp
 import sys
+import warnings
 from typing import List
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.analysis import build_model_from_config  # noqa: E402
+from lsnet_dense.deploy import onnx_model_config  # noqa: E402
 from lsnet_dense.engine import PreflightError, load_config  # noqa: E402
 
 TOP_CLASSES = 5
@@ -26,7 +29,8 @@ TOP_CLASSES = 5
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Draw predictions on images')
     parser.add_argument('config', help='mmdet / mmseg config file')
-    parser.add_argument('checkpoint', help='trained (or converted) checkpoint')
+    parser.add_argument('checkpoint', help='trained (or converted) checkpoint, or a .onnx file '
+                        'written by tools/export_onnx.py')
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--out-dir', default='outputs', help='drawings go to OUT_DIR/vis/')
     parser.add_argument('--score-thr', type=float, default=0.3,
@@ -43,6 +47,12 @@ def check_inputs(args):
     for path in [args.checkpoint] + args.images:
         if not osp.isfile(path):
             raise PreflightError(f'File not found: {path}')
+    if args.checkpoint.endswith('.onnx'):
+        if args.deploy:
+            raise PreflightError('--deploy folds a PyTorch backbone; an exported ONNX file is '
+                                 'folded already')
+        onnx_model_config(load_config(args.config), args.checkpoint)  # checks they match
+        return
     # The inferencers load with strict=False: a checkpoint of another model would only warn.
     build_model_from_config(args.config, checkpoint=args.checkpoint)
 
@@ -69,18 +79,28 @@ def summarize_segmentation(sample, classes) -> str:
 
 def run(args) -> List[str]:
     """Draw every image; returns the summary lines."""
-    scope = load_config(args.config).default_scope
-    if scope == 'mmdet':
-        from mmdet.apis import DetInferencer
-        inferencer = DetInferencer(args.config, args.checkpoint, args.device,
-                                   show_progress=False)
-        call_options = dict(pred_score_thr=args.score_thr)
-    else:
-        from mmseg.apis import MMSegInferencer
-        inferencer = MMSegInferencer(args.config, args.checkpoint, device=args.device)
-        call_options = dict(opacity=args.opacity)
-        meta = inferencer.model.dataset_meta
-        if not meta.get('palette'):
+    cfg = load_config(args.config)
+    scope, model, weights, exported = cfg.default_scope, args.config, args.checkpoint, None
+    if args.checkpoint.endswith('.onnx'):
+        # The config's model running the file; the inferencer then loads no weights.
+        exported = onnx_model_config(cfg, args.checkpoint, device=args.device)
+        model, weights = cfg, None
+    with warnings.catch_warnings():
+        if exported:
+            warnings.filterwarnings('ignore', message='.*(randomly initialized|weights is None)')
+        if scope == 'mmdet':
+            from mmdet.apis import DetInferencer
+            inferencer = DetInferencer(model, weights, args.device, show_progress=False)
+            call_options = dict(pred_score_thr=args.score_thr)
+        else:
+            from mmseg.apis import MMSegInferencer
+            inferencer = MMSegInferencer(model, weights, device=args.device)
+            call_options = dict(opacity=args.opacity)
+    meta = inferencer.model.dataset_meta
+    if exported and exported.get('classes'):
+        meta['classes'] = tuple(exported['classes'])  # the checkpoint's meta, kept in the sidecar
+    if scope == 'mmseg':
+        if len(meta.get('palette') or []) != len(meta['classes']):
             # mmseg's visualizer would pair the classes with Cityscapes' 19 colours and fail.
             colours = np.random.default_rng(0).integers(0, 256, (len(meta['classes']), 3))
             meta['palette'] = colours.tolist()

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint with a detection (mmdet) or segmentation (mmseg) config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
+    python tools/test.py CONFIG FILE.onnx ...   # the exported model, in ONNX Runtime
 
 The metrics are printed and written to WORK_DIR/test_metrics.json (see tools/report.py).
 """
@@ -16,6 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from lsnet_dense.deploy import onnx_model_config  # noqa: E402
 from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
                                 check_checkpoint, check_datasets, load_run_config,
                                 setup_distributed)
@@ -24,7 +26,8 @@ from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa
 def parse_args():
     parser = argparse.ArgumentParser(description='Test an LSNet detector or segmenter')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or a .onnx file written by '
+                        'tools/export_onnx.py (run in ONNX Runtime)')
     parser.add_argument('--work-dir', help='where logs and test_metrics.json go')
     parser.add_argument('--out', help='detection: dump raw predictions to this .pkl file; '
                         'segmentation: save predicted label maps to this folder')
@@ -44,8 +47,14 @@ def parse_args():
 
 def build_config(args):
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    check_checkpoint(args.checkpoint)
-    cfg.load_from = args.checkpoint
+    if args.checkpoint.endswith('.onnx'):
+        if args.deploy:
+            raise PreflightError('--deploy folds a PyTorch backbone; an exported ONNX file is '
+                                 'folded already')
+        onnx_model_config(cfg, args.checkpoint)
+    else:
+        check_checkpoint(args.checkpoint)
+        cfg.load_from = args.checkpoint
     if args.show_dir:
         cfg.default_hooks.visualization.draw = True
         if cfg.default_scope == 'mmdet':
