@@ -10,6 +10,8 @@ ground truth | prediction into WORK_DIR/prediction_vs_ground_truth.png.
 """
 import argparse
 import collections
+import contextlib
+import io
 import os
 import os.path as osp
 import pickle
@@ -156,13 +158,13 @@ def main():
     with open(osp.join(ROOT, predictions), 'rb') as f:
         results = pickle.load(f)
     picture = osp.join(work_dir, 'prediction_vs_ground_truth.png')
-    draw_detection_comparison(results, ann_file, cfg.metainfo['classes'],
-                              cfg.metainfo['palette'], osp.join(ROOT, picture))
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' loading chatter
+        draw_detection_comparison(results, ann_file, cfg.metainfo['classes'],
+                                  cfg.metainfo['palette'], osp.join(ROOT, picture))
     times['drawing'] = time.time() - start - sum(times.values())
 
     stage(5, 'written:')
-    for what, path in (('checkpoint', osp.relpath(checkpoint, ROOT) if osp.isabs(checkpoint)
-                        else checkpoint),
+    for what, path in (('checkpoint', checkpoint),
                        ('AP tables', osp.join(work_dir, 'report.{md,csv,json}')),
                        ('val predictions', predictions),
                        ('picture', picture)):
