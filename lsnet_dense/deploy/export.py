@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from lsnet_dense.engine import TASK_OF_SCOPE, PreflightError, check_checkpoint, load_config
+from lsnet_dense.engine import TASK_OF_SCOPE, PreflightError, load_config
 from .runtime import OnnxRunner
 from .sidecar import config_classes, input_spec, write_sidecar
 
@@ -198,7 +198,7 @@ def load_model(config: str, checkpoint: Optional[str], cfg_options: Optional[dic
         ``(model, cfg, classes_of_the_checkpoint_or_None)``.
     """
     from lsnet_dense.analysis import build_model_from_config
-    from lsnet_dense.models.utils import load_checkpoint_file
+    from lsnet_dense.engine import load_model_checkpoint
     model_type = load_config(config, cfg_options).model.get('type')
     if model_type not in SUPPORTED_MODELS:
         raise PreflightError(f'{config}: the exporter does not support model type '
@@ -206,34 +206,11 @@ def load_model(config: str, checkpoint: Optional[str], cfg_options: Optional[dic
     model, cfg = build_model_from_config(config, cfg_options)
     classes = None
     if checkpoint is not None:
-        check_checkpoint(checkpoint)
-        state = load_checkpoint_file(checkpoint)
-        classes = (state.get('meta') or {}).get('dataset_meta', {}).get('classes')
-        load_whole_model(model, state.get('state_dict', state), checkpoint, config)
+        meta = load_model_checkpoint(model, checkpoint).get('meta') or {}
+        classes = meta.get('dataset_meta', {}).get('classes')
     if hasattr(model.backbone, 'switch_to_deploy'):
         model.backbone.switch_to_deploy()
     return model.eval(), cfg, classes
-
-
-def load_whole_model(model: nn.Module, state_dict: dict, checkpoint: str, config: str):
-    """Load every tensor of the model strictly; a mismatch is an error naming the first one."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mismatched = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
-    if mismatched:
-        key = mismatched[0]
-        raise PreflightError(
-            f'{checkpoint} does not fit {config}: {key} has shape '
-            f'{tuple(state_dict[key].shape)} in the checkpoint but {tuple(own[key].shape)} in '
-            f'the model ({len(mismatched)} tensors differ; a checkpoint of another variant?)')
-    if missing or unexpected:
-        raise PreflightError(
-            f'{checkpoint} does not fit {config}: '
-            + (f'{len(missing)} tensors missing (first: {missing[0]})' if missing else '')
-            + ('; ' if missing and unexpected else '')
-            + (f'{len(unexpected)} unexpected (first: {unexpected[0]})' if unexpected else ''))
-    model.load_state_dict(state_dict, strict=True)
 
 
 def _shape_generic_upsampling(model: nn.Module):
