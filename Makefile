@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo demo-mask demo-seg test clean-venv
+.PHONY: venv demo demo-mask demo-seg test test-all clean-venv
 
 venv: $(STAMP)
 
@@ -29,7 +29,11 @@ demo-mask: $(STAMP)
 demo-seg: $(STAMP)
 	$(PY) tools/demo_seg.py
 
+# `make test` leaves out the few tests marked slow (each covered in part by faster ones).
 test: $(STAMP)
+	$(PY) -m pytest tests -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest tests
 
 clean-venv:

@@ -86,6 +86,7 @@ def test_picture_refuses_an_empty_prediction_list(tiny_coco, tmp_path):
                                   CLASSES, PALETTE, str(tmp_path / 'x.png'))
 
 
+@pytest.mark.slow
 def test_mask_rcnn_demo_end_to_end(tiny_coco, tmp_path):
     """One epoch of the Mask R-CNN demo: stages, box and mask AP, the picture, the time."""
     work_dir = str(tmp_path / 'work')

@@ -107,6 +107,7 @@ def test_backbone_export_and_non_zero_exit_above_the_tolerance(tmp_path, capsys)
     assert sidecar['channels'] == [64, 128, 256, 384] and sidecar['strides'] == [8, 16, 32, 64]
 
 
+@pytest.mark.slow
 def test_benchmark_onnxruntime_times_the_exported_backbones(capsys):
     load_tool('benchmark').main(['--backend', 'onnxruntime', '--backbone', 't', '--shape', '64',
                                  '64', '--warmup', '1', '--iters', '2', '--threads', '1',
