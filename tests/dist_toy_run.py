@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import setup_distributed  # noqa: E402
+from lsnet_dense.engine import setup_distributed, teardown_distributed  # noqa: E402
 
 
 @MODELS.register_module()
@@ -141,6 +141,7 @@ def main():
         launcher=args.launcher))
     setup_distributed(cfg)
     Runner.from_cfg(cfg).train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

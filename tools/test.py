@@ -20,7 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.deploy import onnx_model_config  # noqa: E402
 from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
                                 check_checkpoint, check_datasets, load_run_config,
-                                setup_distributed)
+                                setup_distributed, teardown_distributed)
 
 
 def parse_args():
@@ -99,6 +99,7 @@ def main():
             json.dump({'config': args.config, 'checkpoint': args.checkpoint,
                        'metrics': metrics}, f, indent=2)
         print(f'metrics written to {path}')
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
                                 amp_optim_wrapper, check_checkpoint, check_datasets,
                                 check_pretrained, latest_checkpoint, load_run_config,
-                                setup_distributed)
+                                setup_distributed, teardown_distributed)
 
 
 def parse_args():
@@ -83,6 +83,7 @@ def main():
         runner.train()
     except CheckpointMismatchError as error:
         sys.exit(f'error: {error}')
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -65,3 +65,13 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
                       'normalising with its own batch', logger='current', level=30)
             module = revert_sync_batchnorm(module)
         super().__init__(module=module, device_ids=None, **kwargs)
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's threads were seen to abort a rank now and then
+    ("terminate called without an active exception", exit -6) after a run that succeeded.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
