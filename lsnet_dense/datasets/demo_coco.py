@@ -17,6 +17,8 @@ CLASSES = ('circle', 'square', 'triangle')
 # Each class has its own hue range, so a detector trained from scratch learns in minutes.
 HUES = {'circle': (0, 12), 'square': (55, 75), 'triangle': (105, 125)}  # OpenCV hue, 0-179
 MIN_VISIBLE_FRACTION = 0.5
+# Written into each annotation file; raised whenever the same arguments give other data.
+VERSION = '2.0'
 
 
 def _shape_mask(cls: str, size: int, height: int, width: int, rng: np.random.Generator):
@@ -66,16 +68,17 @@ def make_image(rng: np.random.Generator, height: int, width: int):
     return image, objects
 
 
-def generate_demo_coco(root: str, num_train: int = 320, num_val: int = 60, height: int = 128,
+def generate_demo_coco(root: str, num_train: int = 3200, num_val: int = 200, height: int = 128,
                        width: int = 128, seed: int = 0) -> Dict[str, str]:
     """Write ``root/{train,val}/*.jpg`` and ``root/annotations/instances_{train,val}.json``.
 
-    The same arguments always give the same files. Returns the annotation file of each split.
+    The same arguments always give the same files, and each split has its own random stream:
+    the val images do not change with ``num_train``. Returns the annotation file of each split.
     """
-    rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     written = {}
-    for split, count in (('train', num_train), ('val', num_val)):
+    for split_index, (split, count) in enumerate((('train', num_train), ('val', num_val))):
+        rng = np.random.default_rng([seed, split_index])
         os.makedirs(osp.join(root, split), exist_ok=True)
         images, annotations = [], []
         for image_id in range(1, count + 1):
@@ -92,7 +95,8 @@ def generate_demo_coco(root: str, num_train: int = 320, num_val: int = 60, heigh
                     id=len(annotations) + 1, image_id=image_id, category_id=label + 1,
                     bbox=[x, y, w, h], area=area, segmentation=rle,
                     iscrowd=0))
-        coco = dict(info=dict(description=f'lsnet_dense demo shapes, {split} split', version='1.0'),
+        coco = dict(info=dict(description=f'lsnet_dense demo shapes, {split} split',
+                              version=VERSION),
                     licenses=[], images=images, annotations=annotations,
                     categories=[dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)])
         path = osp.join(root, 'annotations', f'instances_{split}.json')
