@@ -1,9 +1,11 @@
-"""tools/demo.py --epochs N trains the demo config for N epochs with its schedule moved."""
+"""tools/demo.py: what it trains (--epochs N moves the schedule), and its demo dataset."""
+import json
 import sys
 
 import pytest
 from mmengine.config import Config
 
+from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import load_run_config
 from tools_support import load_tool
 
@@ -46,3 +48,30 @@ def test_default_schedule_is_the_config_s(monkeypatch):
     planned = Config.fromfile(cfg.filename).train_cfg.max_epochs
     decay = next(s for s in cfg.param_scheduler if s.type == 'CosineAnnealingLR')
     assert decay.end == cfg.train_cfg.max_epochs == planned
+
+
+def test_training_leaves_the_evaluation_to_the_test_stage(monkeypatch):
+    cfg = training_config(monkeypatch)
+    assert cfg.val_cfg is None and cfg.val_dataloader is None and cfg.val_evaluator is None
+
+
+def test_dataset_of_an_older_version_is_used_with_a_note(monkeypatch, tmp_path, capsys):
+    annotations = tmp_path / 'old' / 'annotations'
+    annotations.mkdir(parents=True)
+    (annotations / 'instances_val.json').write_text(json.dumps({'info': {'version': '1.0'}}))
+    training_config(monkeypatch, '--data-root', str(tmp_path / 'old'))
+    out = capsys.readouterr().out
+    assert 'there already' in out and 'data version 1.0' in out
+    assert f'Delete {tmp_path / "old"}' in out
+
+
+def test_val_split_does_not_change_with_the_number_of_training_images(tmp_path):
+    small = generate_demo_coco(str(tmp_path / 'small'), num_train=2, num_val=3, height=64,
+                               width=64)
+    large = generate_demo_coco(str(tmp_path / 'large'), num_train=5, num_val=3, height=64,
+                               width=64)
+    with open(small['val']) as f, open(large['val']) as g:
+        assert json.load(f) == json.load(g)
+    for name in ('000001.jpg', '000003.jpg'):
+        assert ((tmp_path / 'small' / 'val' / name).read_bytes()
+                == (tmp_path / 'large' / 'val' / name).read_bytes())

@@ -29,6 +29,7 @@ from lsnet_dense.datasets.demo_ade20k import (CLASSES, PALETTE, SPLITS,  # noqa:
 CONFIG = osp.join(REPO, 'configs', 'demo', 'semfpn_lsnet_t_demo_ade20k.py')
 IMAGES_DRAWN = 4
 DRAW_SCALE = 2
+DEFAULT_THREADS = min(2, len(os.sched_getaffinity(0)))
 IGNORED_COLOUR = (0, 0, 0)  # label 0, "other"
 
 
@@ -39,10 +40,10 @@ def parse_args():
     parser.add_argument('--data-root', default=osp.join(REPO, 'data', 'demo_ade20k'))
     parser.add_argument('--max-iters', type=int,
                         help="training iterations (default: the demo config's)")
-    parser.add_argument('--threads', type=int, default=1,
-                        help="PyTorch threads of training and testing (default 1: the demo's "
-                        'small tensors gain little from more, and on a busy machine threads '
-                        'waiting for each other cost more than they bring)')
+    parser.add_argument('--threads', type=int, default=DEFAULT_THREADS,
+                        help='PyTorch threads of training and testing (default: 2, or 1 on a '
+                        'one-core machine; give 1 on a busy machine, where threads waiting for '
+                        'each other cost more than they bring)')
     parser.add_argument('--data-only', action='store_true',
                         help='only generate the dataset (if missing) and stop')
     return parser.parse_args()
