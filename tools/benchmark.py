@@ -12,10 +12,10 @@ speed does not depend on them. With ``--backend onnxruntime`` every model is fir
 with torch's ONNX exporter (LSNet as tools/export_onnx.py writes it) and all run with the same
 session options.
 """
-import tempfile
 import argparse
 import os.path as osp
 import sys
+import tempfile
 
 import torch
 

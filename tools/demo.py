@@ -73,8 +73,8 @@ def epoch_options(config: str, epochs: int) -> List[str]:
     """``--cfg-options`` that train ``config`` for ``epochs`` epochs.
 
     The epoch-based learning-rate schedules that end with the training (the cosine decay of
-    the demo configs) end at ``epochs`` instead; the validation and the checkpoint come at the
-    last epoch.
+    the demo configs) end at ``epochs`` instead; the checkpoint (and a validation, where the
+    config keeps one) comes at the last epoch.
     """
     cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
     planned = cfg.train_cfg.max_epochs

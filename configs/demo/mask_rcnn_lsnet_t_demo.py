@@ -1,8 +1,8 @@
 # LSNet-T Mask R-CNN trained from scratch on the generated shapes dataset, boxes and instance
-# masks (`python tools/demo.py --model mask_rcnn`; lsnet_dense/datasets/demo_coco.py), sized like
-# the RetinaNet demo to learn on a 2-core CPU in minutes: 128x128 images, a neck and heads of 64
-# channels (the published 256 with a 1024-wide box head cost 30x more per RoI), fewer sampled
-# RoIs, batches of 16 and a larger lr decaying along a cosine.
+# masks (`python tools/demo.py --model mask_rcnn`; lsnet_dense/datasets/demo_coco.py), sized
+# like the RetinaNet demo for a 2-core CPU (about 20 minutes there): 128x128 images, a neck and
+# heads of 64 channels (the published 256 with a 1024-wide box head cost 30x more per RoI),
+# fewer sampled RoIs, batches of 16 and a larger lr decaying along a cosine.
 _base_ = '../mask_rcnn_lsnet_t_coco.py'
 
 data_root = 'data/demo_coco/'
