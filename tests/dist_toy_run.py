@@ -2,15 +2,19 @@
 
 Started once per rank by torchrun (``--launcher pytorch``) or by a test standing in for srun
 (``--launcher slurm``). The model is a few convolutions, so a run takes seconds; the set-up is
-the toolkit's: :func:`setup_distributed`, the guarded optimizer wrapper and NonFiniteLossHook.
+the toolkit's: :func:`distributed` (set-up and teardown), the guarded optimizer wrapper and NonFiniteLossHook.
 
     python -m torch.distributed.run --nproc_per_node 2 tests/dist_toy_run.py OUT.json \
         [--nan-rank R --nan-iter I] [--skip] [--kill-rank R --kill-iter I]
+        [--abort-at-exit-rank R]
 
 Rank 0 writes OUT.json: per rank, the iterations whose step the guard skipped and whether the
 parameters changed in each iteration, and whether the ranks' parameters are equal at the end.
+With --abort-at-exit-rank, that rank aborts (SIGABRT) once its work is done, at interpreter exit,
+writing the time to OUT.json.aborted.
 """
 import argparse
+import atexit
 import json
 import os
 import os.path as osp
@@ -29,7 +33,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import setup_distributed, teardown_distributed  # noqa: E402
+from lsnet_dense.engine import distributed  # noqa: E402
 
 
 @MODELS.register_module()
@@ -121,7 +125,7 @@ def main():
     parser.add_argument('--launcher', default='pytorch')
     parser.add_argument('--iters', type=int, default=4)
     parser.add_argument('--skip', action='store_true')
-    for name in ('nan-rank', 'nan-iter', 'kill-rank', 'kill-iter'):
+    for name in ('nan-rank', 'nan-iter', 'kill-rank', 'kill-iter', 'abort-at-exit-rank'):
         parser.add_argument(f'--{name}', type=int, default=-1)
     args = parser.parse_args()
     cfg = Config(dict(
@@ -139,9 +143,17 @@ def main():
                            kill_iter=args.kill_iter)],
         randomness=dict(seed=0),
         launcher=args.launcher))
-    setup_distributed(cfg)
-    Runner.from_cfg(cfg).train()
-    teardown_distributed()
+    with distributed(cfg):
+        Runner.from_cfg(cfg).train()
+        rank = get_rank()
+    if rank == args.abort_at_exit_rank:
+        atexit.register(abort, args.out + '.aborted')
+
+
+def abort(time_file):
+    with open(time_file, 'w') as f:
+        f.write(str(time.time()))
+    os.abort()
 
 
 if __name__ == '__main__':

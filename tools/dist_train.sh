@@ -6,7 +6,7 @@
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
-"${PYTHON:-python}" -m torch.distributed.run \
+"${PYTHON:-python}" "$(dirname "$0")/torchrun.py" \
     --nnodes="${NNODES:-1}" \
     --node_rank="${NODE_RANK:-0}" \
     --master_addr="${MASTER_ADDR:-127.0.0.1}" \

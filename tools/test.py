@@ -19,8 +19,8 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.deploy import onnx_model_config  # noqa: E402
 from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
-                                check_checkpoint, check_datasets, load_run_config,
-                                setup_distributed, teardown_distributed)
+                                check_checkpoint, check_datasets, distributed,
+                                load_run_config)
 
 
 def parse_args():
@@ -74,21 +74,30 @@ def build_config(args):
     return cfg
 
 
+def run_test(cfg, args):
+    """Run the test loop and return its metrics; the runner lives in this frame alone."""
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if args.deploy:
+        # The checkpoint is loaded at the start of runner.test(); fold right after it.
+        runner.register_hook(dict(type='SwitchToDeployHook'))
+    return runner.test()
+
+
 def main():
     args = parse_args()
     try:
         cfg = build_config(args)
     except PreflightError as error:
         sys.exit(f'error: {error}')
-    setup_distributed(cfg)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    if args.deploy:
-        # The checkpoint is loaded at the start of runner.test(); fold right after it.
-        runner.register_hook(dict(type='SwitchToDeployHook'))
     try:
-        metrics = runner.test()
+        with distributed(cfg):
+            metrics = run_test(cfg, args)
+            report(cfg, args, metrics)
     except CheckpointMismatchError as error:
         sys.exit(f'error: {error}')
+
+
+def report(cfg, args, metrics):
     if not metrics:
         print('warning: the evaluator returned no metrics; for detection this means no box '
               'scored above model.test_cfg.score_thr (an untrained or early checkpoint?)',
@@ -99,7 +108,6 @@ def main():
             json.dump({'config': args.config, 'checkpoint': args.checkpoint,
                        'metrics': metrics}, f, indent=2)
         print(f'metrics written to {path}')
-    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
                                 amp_optim_wrapper, check_checkpoint, check_datasets,
-                                check_pretrained, latest_checkpoint, load_run_config,
-                                setup_distributed, teardown_distributed)
+                                check_pretrained, distributed, latest_checkpoint,
+                                load_run_config)
 
 
 def parse_args():
@@ -71,19 +71,23 @@ def build_config(args):
     return cfg
 
 
+def run_train(cfg):
+    # The runner lives in this frame alone: it is gone when distributed() ends the group.
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+
+
 def main():
     args = parse_args()
     try:
         cfg = build_config(args)
     except PreflightError as error:
         sys.exit(f'error: {error}')
-    setup_distributed(cfg)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     try:
-        runner.train()
+        with distributed(cfg):
+            run_train(cfg)
     except CheckpointMismatchError as error:
         sys.exit(f'error: {error}')
-    teardown_distributed()
 
 
 if __name__ == '__main__':

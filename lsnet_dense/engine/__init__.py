@@ -1,7 +1,8 @@
 from . import checkpoint_loader  # noqa: F401  registers the local checkpoint loader
 from .atomic_local_backend import AtomicLocalBackend
 from .deploy_hook import SwitchToDeployHook
-from .dist import CPUDistributedDataParallel, setup_distributed, teardown_distributed
+from .dist import (CPUDistributedDataParallel, distributed, setup_distributed,
+                   teardown_distributed)
 from .non_finite_loss import (FiniteLossAmpOptimWrapper, FiniteLossOptimWrapper, NonFiniteLossHook,
                               amp_optim_wrapper)
 from .preflight import (PreflightError, TASK_OF_SCOPE, check_checkpoint, check_datasets,
@@ -11,7 +12,7 @@ from .strict_loading import (CheckpointMismatchError, StrictLoadHook, check_stat
                              load_model_checkpoint)
 
 __all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel', 'FiniteLossAmpOptimWrapper',
-           'amp_optim_wrapper', 'setup_distributed', 'teardown_distributed',
+           'amp_optim_wrapper', 'distributed', 'setup_distributed', 'teardown_distributed',
            'CheckpointMismatchError', 'FiniteLossOptimWrapper',
            'NonFiniteLossHook', 'PreflightError', 'ReseedHook', 'StrictLoadHook',
            'SwitchToDeployHook', 'TASK_OF_SCOPE', 'check_checkpoint', 'check_datasets',

@@ -5,11 +5,15 @@ mmengine's launchers (``pytorch``, ``slurm``, ``mpi``) fail in ``torch.cuda.set_
 model wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU module.
 :func:`setup_distributed` starts the process group first (mmengine's Runner only starts one when
 none exists) and selects :class:`CPUDistributedDataParallel`, torch's DDP through mmengine's
-wrapper, for the model.
+wrapper, for the model. :func:`distributed` wraps a tool's work in both: the set-up, then, on any
+device, the end of the process group once the runner is gone (:func:`teardown_distributed`).
 """
+import gc
+from contextlib import contextmanager
 from unittest import mock
 
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import print_log
@@ -67,11 +71,37 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         super().__init__(module=module, device_ids=None, **kwargs)
 
 
-def teardown_distributed() -> None:
-    """Destroy the process group before the interpreter exits.
+@contextmanager
+def distributed(cfg: Config):
+    """Run a block in ``cfg.launcher``'s process group, ending the group when the block succeeds.
 
-    Left to interpreter shutdown, gloo's threads were seen to abort a rank now and then
-    ("terminate called without an active exception", exit -6) after a run that succeeded.
+    ``with distributed(cfg): work(cfg)``: :func:`setup_distributed` first; after the block,
+    :func:`teardown_distributed`. Build the runner inside ``work``, so that nothing refers to it
+    once the block ends. When the block raises, the exception goes on without a teardown: the
+    other ranks may never reach the final barrier.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    setup_distributed(cfg)
+    yield
+    teardown_distributed()
+
+
+def teardown_distributed() -> None:
+    """Let every rank finish together, then end the process group while Python is fully alive.
+
+    Call it once the runner is gone. gloo's worker threads stop only when the last reference to
+    the process group goes, and DDP (in the runner's reference cycles) holds one. Left running
+    into interpreter shutdown, a worker thread that releases a finished collective's tensor
+    frees its Python object, so it asks for the GIL; the finalizing interpreter ends that thread
+    instead (pthread_exit), and the unwinding through gloo's C++ aborts the process ("terminate
+    called without an active exception", exit -6) after a run that succeeded. The barrier keeps
+    a rank that finished first from ending before the others, so torchrun's agents meet at
+    their exit barrier within seconds. No-op without a process group.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if dist.get_backend() == 'nccl':
+        dist.barrier(device_ids=[torch.cuda.current_device()])
+    else:
+        dist.barrier()
+    gc.collect()  # the runner's cycles: DDP and its reducer go, with their process group
+    dist.destroy_process_group()
