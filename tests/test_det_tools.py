@@ -11,6 +11,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from lsnet_dense.datasets import generate_demo_coco
+from tools_support import refusal_of
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'retinanet_lsnet_t_demo.py')
@@ -112,33 +113,31 @@ def test_report_side_by_side_with_paper(trained, tmp_path):
         in result.stdout
 
 
-def test_missing_coco_is_explained_before_building(tmp_path):
-    result = run_tool('tools/train.py', osp.join(ROOT, 'configs', 'retinanet_lsnet_t_coco.py'),
-                      cwd=str(tmp_path))
-    assert result.returncode != 0
-    assert 'data/coco/annotations/instances_train2017.json' in result.stderr
-    assert 'data/coco/train2017/*.jpg' in result.stderr  # the expected layout
-    assert 'Traceback' not in result.stderr
+def test_missing_coco_is_explained_before_building(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    error = refusal_of('train', osp.join(ROOT, 'configs', 'retinanet_lsnet_t_coco.py'),
+                       monkeypatch=monkeypatch)
+    assert 'data/coco/annotations/instances_train2017.json' in error
+    assert 'data/coco/train2017/*.jpg' in error  # the expected layout
 
 
-def test_missing_pretrained_file_is_named(tmp_path):
+def test_missing_pretrained_file_is_named(tmp_path, monkeypatch):
     for folder in ('annotations', 'train2017', 'val2017'):
         os.makedirs(tmp_path / 'data' / 'coco' / folder)
     for split in ('train', 'val'):
         (tmp_path / 'data/coco/annotations' / f'instances_{split}2017.json').write_text('{}')
-    result = run_tool('tools/train.py', osp.join(ROOT, 'configs', 'mask_rcnn_lsnet_s_coco.py'),
-                      cwd=str(tmp_path))
-    assert result.returncode != 0
-    assert 'Pretrained backbone file not found: pretrained/lsnet_s.pth' in result.stderr
-    assert 'model.backbone.init_cfg=None' in result.stderr
-    assert 'Traceback' not in result.stderr
+    monkeypatch.chdir(tmp_path)
+    error = refusal_of('train', osp.join(ROOT, 'configs', 'mask_rcnn_lsnet_s_coco.py'),
+                       monkeypatch=monkeypatch)
+    assert 'Pretrained backbone file not found: pretrained/lsnet_s.pth' in error
+    assert 'model.backbone.init_cfg=None' in error
 
 
-def test_config_of_another_task_is_refused(tmp_path):
+def test_config_of_another_task_is_refused(tmp_path, monkeypatch):
     config = tmp_path / 'cls.py'
     config.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
-    result = run_tool('tools/train.py', str(config))
-    assert result.returncode != 0 and "default_scope is 'mmpretrain'" in result.stderr
+    error = refusal_of('train', config, monkeypatch=monkeypatch)
+    assert "default_scope is 'mmpretrain'" in error
 
 
 def test_report_refuses_segmentation_metrics(tmp_path):

@@ -1,7 +1,10 @@
 """Helpers shared by the tests of tools/: loading a tool as a module, small configs."""
 import importlib.util
 import os.path as osp
+import sys
 import textwrap
+
+import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -38,6 +41,21 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def refusal_of(name, *args, monkeypatch):
+    """The error with which tools/NAME.py's main() stops for these arguments, in this process.
+
+    For refusals that come before anything is built (the pre-flight checks): a subprocess would
+    spend nearly all its time importing. The tool stops with ``sys.exit('error: ...')``, which is
+    what a user sees, with exit status 1; any other exception fails the test.
+    """
+    tool = load_tool(name)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *map(str, args)])
+    with pytest.raises(SystemExit) as stopped:
+        tool.main()
+    assert isinstance(stopped.value.code, str), stopped.value.code  # exit status 1, a message
+    return stopped.value.code
 
 
 def write_config(tmp_path, text, name='model_cfg.py'):
