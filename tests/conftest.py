@@ -15,7 +15,7 @@ def pytest_configure(config):
     """The package's filters of third-party warnings, for pytest (which resets them per test)."""
     for line in filterwarnings_lines():
         config.addinivalue_line('filterwarnings', line)
-    config.addinivalue_line('markers', 'slow: left out of `make test` to keep it near 15 minutes '
+    config.addinivalue_line('markers', 'slow: left out of `make test` to keep it under 12 minutes '
                             'on 2 cores; `make test-all` runs them')
 
 
