@@ -66,7 +66,7 @@ def assert_ranks_ended_gloo(directory, script, ranks):
     for path in glob.glob(osp.join(directory, '*.json')):
         with open(path) as f:
             record = json.load(f)
-        if any(arg.endswith(script) for arg in record['argv'][:1]):
+        if record['argv'][0].endswith(script):
             records.append(record)
     assert len(records) == ranks, records
     for record in records:
