@@ -29,12 +29,17 @@ demo-mask: $(STAMP)
 demo-seg: $(STAMP)
 	$(PY) tools/demo_seg.py
 
-# `make test` leaves out the few tests marked slow (each covered in part by faster ones).
+# `make test` leaves out the few tests marked slow (each covered in part by faster ones). Test
+# files run in parallel, one pytest-xdist worker per CPU core (TEST_WORKERS=0: one process); each
+# file stays in one worker, so its module fixtures are built once.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(PY) -m pytest tests -m "not slow"
+	$(PYTEST) -m "not slow"
 
 test-all: $(STAMP)
-	$(PY) -m pytest tests
+	$(PYTEST)
 
 clean-venv:
 	rm -rf $(VENV)
