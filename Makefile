@@ -9,15 +9,15 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 # mmcv comes from a wheel cache keyed by (mmcv, torch, Python) outside the clone: see
-# tools/install_mmcv.py (LSNET_DENSE_WHEEL_CACHE moves it).
-$(STAMP): requirements.txt setup.py tools/install_mmcv.py
+# tools/misc/install_mmcv.py (LSNET_DENSE_WHEEL_CACHE moves it).
+$(STAMP): requirements.txt setup.py tools/misc/install_mmcv.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install $$(grep -E '^(setuptools|wheel|ninja|torch|torchvision|numpy)\b' requirements.txt)
-	$(PY) tools/install_mmcv.py
+	$(PY) tools/misc/install_mmcv.py
 	$(PY) -m pip install --no-build-isolation -r requirements.txt
 	$(PY) -m pip install --no-build-isolation --no-deps -e .
-	$(PY) tools/install_mmcv.py --check
+	$(PY) tools/misc/install_mmcv.py --check
 	@touch $@
 
 demo: $(STAMP)

@@ -9,6 +9,7 @@ model = dict(
     backbone=dict(
         arch='t', init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')))
 
-# mmdet's CocoMetric, with per-class AP of boxes and masks kept apart (tools/report.py).
+# mmdet's CocoMetric, with per-class AP of boxes and masks kept apart
+# (tools/analysis_tools/report.py).
 val_evaluator = dict(type='ClasswiseCocoMetric')
 test_evaluator = val_evaluator

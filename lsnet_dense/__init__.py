@@ -1,16 +1,17 @@
 """lsnet_dense: LSNet backbones and necks for mmdet 3.x and mmseg 1.x.
 
-Importing the package registers ``LSNet`` and ``LSNetFPN`` in the MODELS registries of mmdet and
-mmseg, whichever are installed (at least one; see :mod:`lsnet_dense.registry`), and the
-toolkit's hooks, metrics and transforms, so a config only needs
-``custom_imports=dict(imports=['lsnet_dense'])``.
+The model itself (:mod:`lsnet_dense.models`, :mod:`lsnet_dense.ops`) needs torch alone. Where
+mmengine and mmdet and/or mmseg are installed, importing the package also registers ``LSNet``
+and ``LSNetFPN`` in their MODELS registries, and the toolkit's hooks and metrics (see
+:mod:`lsnet_dense.openmmlab`), so a config only needs
+``custom_imports=dict(imports=['lsnet_dense'])``. Importing it changes nothing else.
 """
-from .warning_filters import silence_third_party_warnings
+from .models import LSNet, LSNetClassifier
+from .registry import SCOPES
+from .version import __version__
 
-silence_third_party_warnings()  # before anything below imports the OpenMMLab stack
+__all__ = ['LSNet', 'LSNetClassifier', '__version__']
 
-from . import engine, evaluation  # noqa: E402,F401  registers hooks and metrics
-from .models import LSNet, LSNetFPN  # noqa: E402
-from .version import __version__  # noqa: E402
-
-__all__ = ['LSNet', 'LSNetFPN', '__version__']
+if SCOPES:
+    from .openmmlab import LSNetFPN  # noqa: F401
+    __all__.append('LSNetFPN')

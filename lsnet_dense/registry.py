@@ -3,7 +3,7 @@
 Each library builds models from its own registry (chosen by the config's ``default_scope``), so a
 module registered in one only is invisible to the other's configs. Either library may be
 missing (a detection-only or segmentation-only project): modules go into the registries of those
-installed, and at least one is needed.
+installed. Without mmengine, or without both libraries, there is nothing to register into.
 """
 import importlib
 from types import ModuleType
@@ -13,19 +13,14 @@ LIBRARIES = ('mmdet', 'mmseg')
 
 
 def _installed_registries() -> Dict[str, ModuleType]:
-    """``{scope: scope.registry}`` for the libraries that are installed."""
+    """``{scope: scope.registry}`` for the libraries that are installed (with mmengine)."""
     registries = {}
     for scope in LIBRARIES:
         try:
             registries[scope] = importlib.import_module(f'{scope}.registry')
         except ModuleNotFoundError as error:
-            if error.name != scope:  # installed but broken: say so, do not hide it
+            if error.name not in (scope, 'mmengine'):  # installed but broken: say so
                 raise
-    if not registries:
-        raise ImportError(
-            'lsnet_dense needs mmdet (detection) or mmsegmentation (segmentation), and neither is '
-            'installed: pip install mmdet and/or mmsegmentation (the tested versions are in '
-            'requirements.txt)')
     return registries
 
 

@@ -28,7 +28,7 @@ except ImportError as error:  # timm is missing, or its torchvision import faile
         '"/path/to/lsnet_dense[timm]" (torchvision must match your torch version).') from error
 
 from .models.classifier import LSNetClassifier
-from .models.utils import adapt_state_dict
+from .models.backbones.pretrained import adapt_state_dict
 
 FEATURE_LEVELS = (0, 1, 2, 3)
 

@@ -2,9 +2,8 @@
 
 Each entry names the message and the module the warning is attributed to, so the same message
 from anywhere else, and every other warning (ours included), still shows. One list serves the
-package (:func:`silence_third_party_warnings` runs when ``lsnet_dense`` is imported, before any
-config is read), the tools (which import ``lsnet_dense`` first) and the test run
-(``tests/conftest.py`` hands the same entries to pytest).
+tools (each calls :func:`silence_third_party_warnings` when it starts; importing ``lsnet_dense``
+installs no filter) and the test run (``tests/conftest.py`` hands the same entries to pytest).
 """
 import warnings
 

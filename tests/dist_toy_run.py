@@ -136,9 +136,10 @@ def main():
                               collate_fn=dict(type='default_collate')),
         train_cfg=dict(by_epoch=False, max_iters=args.iters),
         optim_wrapper=dict(type='FiniteLossOptimWrapper', optimizer=dict(type='SGD', lr=0.1)),
-        default_hooks=dict(checkpoint=None),
-        custom_hooks=[dict(type='NonFiniteLossHook', skip=args.skip),
-                      dict(type='RecordHook', out=args.out, nan_rank=args.nan_rank,
+        # NonFiniteLossHook under the configs' key (configs/_base_/det_runtime.py).
+        default_hooks=dict(checkpoint=None,
+                           non_finite_loss=dict(type='NonFiniteLossHook', skip=args.skip)),
+        custom_hooks=[dict(type='RecordHook', out=args.out, nan_rank=args.nan_rank,
                            nan_iter=args.nan_iter, kill_rank=args.kill_rank,
                            kill_iter=args.kill_iter)],
         randomness=dict(seed=0),

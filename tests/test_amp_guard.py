@@ -16,8 +16,8 @@ from mmengine.optim.optimizer import amp_optimizer_wrapper
 
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import non_finite_loss
-from lsnet_dense.engine import (FiniteLossAmpOptimWrapper, NonFiniteLossHook, PreflightError,
-                                amp_optim_wrapper)
+from lsnet_dense.engine import FiniteLossAmpOptimWrapper, NonFiniteLossHook, amp_optim_wrapper
+from lsnet_dense.errors import PreflightError
 from tools_support import ROOT, load_tool
 
 DET_CONFIG = osp.join(ROOT, 'configs', 'demo', 'retinanet_lsnet_t_demo.py')

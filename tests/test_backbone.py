@@ -4,7 +4,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lsnet_dense import LSNet
 from reference_lsnet import lsnet_forward
-from conftest import calibrate_batchnorm, random_state_dict
+from helpers import calibrate_batchnorm, random_state_dict
 
 VARIANTS = ['t', 's', 'b']
 PAPER_PARAMS_M = {'t': 11.4, 's': 16.1, 'b': 23.2}

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lsnet_dense.models.classifier import LSNetClassifier
-from conftest import random_state_dict
+from helpers import random_state_dict
 
 
 @pytest.mark.parametrize('arch,kind', [('t', 'classification'), ('s', 'classification_distill')])

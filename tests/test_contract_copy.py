@@ -6,7 +6,7 @@ without it this test fails rather than skips, so that CI can never pass without 
 import json
 from pathlib import Path
 
-from conftest import REFERENCE_JSON
+from helpers import REFERENCE_JSON
 
 SHARED = (Path(__file__).resolve().parents[2] / 'shared' / 'reference' /
           'lsnet_official_state_dict_shapes.json')

@@ -14,7 +14,7 @@ from mmdet.testing import demo_mm_inputs
 from lsnet_dense import LSNet
 from lsnet_dense.models.layers import Attention
 from lsnet_dense.ops import ska, ska_torch
-from conftest import random_state_dict
+from helpers import random_state_dict
 from test_backbone import _randomised
 from test_det_configs import build_detector
 from test_neck import NECK_SETTINGS, build_neck

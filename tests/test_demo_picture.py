@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.visualization import draw_detection_comparison, place_labels
-from lsnet_dense.visualization.detection_comparison import STRIP_HEIGHT
+from lsnet_dense.visualization.captions import STRIP_HEIGHT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLASSES = ('circle', 'square', 'triangle')

@@ -19,11 +19,11 @@ def training_config(monkeypatch, *demo_args):
     demo = load_tool('demo')
     commands = []
 
-    def record(*args, threads, progress=None):
+    def record(*args, cwd, threads, progress=None):
         commands.append(list(args))
         raise Stop  # no training here
 
-    monkeypatch.setattr(demo, 'run', record)
+    monkeypatch.setattr(demo, 'run_tool', record)
     monkeypatch.setattr(demo, 'generate_demo_coco', lambda *args, **kwargs: None)
     monkeypatch.setattr(sys, 'argv', ['demo.py', *demo_args])
     with pytest.raises(Stop):

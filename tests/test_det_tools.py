@@ -1,4 +1,5 @@
-"""tools/train.py, tools/test.py and tools/report.py on a tiny generated COCO dataset."""
+"""tools/train.py, tools/test.py and tools/analysis_tools/report.py on a tiny generated COCO
+dataset."""
 import json
 import os
 import os.path as osp
@@ -77,7 +78,7 @@ def test_train_then_test_writes_checkpoint_metrics_and_raw_results(trained):
 
 def test_report_equals_cocoeval_on_the_same_detections(trained, tiny_coco):
     work_dir, detections = trained
-    result = run_tool('tools/report.py', osp.join(work_dir, 'test_metrics.json'))
+    result = run_tool('tools/analysis_tools/report.py', osp.join(work_dir, 'test_metrics.json'))
     assert result.returncode == 0, result.stderr
     assert '| this run | bbox |' in result.stdout
     with open(osp.join(work_dir, 'report.json')) as f:
@@ -106,7 +107,7 @@ def test_report_equals_cocoeval_on_the_same_detections(trained, tiny_coco):
 
 def test_report_side_by_side_with_paper(trained, tmp_path):
     work_dir, _ = trained
-    result = run_tool('tools/report.py', osp.join(work_dir, 'test_metrics.json'),
+    result = run_tool('tools/analysis_tools/report.py', osp.join(work_dir, 'test_metrics.json'),
                       '--published', 'retinanet_lsnet_t', '--out-dir', str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert '| paper (retinanet_lsnet_t) | bbox | 34.2 | 54.6 | 35.2 | 17.8 | 37.1 | 48.5 |' \
@@ -143,7 +144,7 @@ def test_config_of_another_task_is_refused(tmp_path, monkeypatch):
 def test_report_refuses_segmentation_metrics(tmp_path):
     path = tmp_path / 'test_metrics.json'
     path.write_text(json.dumps({'config': 'x', 'metrics': {'mIoU': 40.0}}))
-    result = run_tool('tools/report.py', str(path))
+    result = run_tool('tools/analysis_tools/report.py', str(path))
     assert result.returncode != 0 and 'No COCO AP' in result.stderr
 
 

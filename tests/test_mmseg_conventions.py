@@ -94,6 +94,7 @@ _base_ = {EXAMPLE!r}
 model = dict(pretrained='pretrained/missing_lsnet_t.pth', backbone=dict(init_cfg=None))
 train_dataloader = dict(dataset=dict(data_root={str(tmp_path)!r}))
 ''')
-    from lsnet_dense.engine import PreflightError, check_pretrained, load_config
+    from lsnet_dense.engine import check_pretrained, load_config
+    from lsnet_dense.errors import PreflightError
     with pytest.raises(PreflightError, match=r'missing_lsnet_t.pth.*\n.*model.pretrained=None'):
         check_pretrained(load_config(str(config)))

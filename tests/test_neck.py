@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lsnet_dense import LSNet, LSNetFPN
-from conftest import random_state_dict
+from helpers import random_state_dict
 
 # The neck settings of the published models (LSNET_SPEC.md) and their output strides.
 NECK_SETTINGS = {

@@ -10,11 +10,13 @@ import torch
 from mmengine.config import ConfigDict
 
 from lsnet_dense import LSNet
-from lsnet_dense.analysis import build_model_from_config, synthetic_batch
+from lsnet_dense.analysis import synthetic_batch
+from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.deploy import (OnnxRunner, export_backbone, export_model, import_onnxruntime,
                                 onnx_model_config, read_sidecar)
 from lsnet_dense.deploy.export import relative_difference
-from lsnet_dense.engine import PreflightError, load_config
+from lsnet_dense.engine import load_config
+from lsnet_dense.errors import PreflightError
 from tools_support import write_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

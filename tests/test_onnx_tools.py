@@ -1,5 +1,6 @@
-"""tools/export_onnx.py, then tools/test.py, tools/infer.py and tools/benchmark.py on the ONNX
-file: the same metrics as the PyTorch checkpoint, drawings, timings."""
+"""tools/deployment/export_onnx.py, then tools/test.py, tools/infer.py and
+tools/analysis_tools/benchmark.py on the ONNX file: the same metrics as the PyTorch checkpoint,
+drawings, timings."""
 import json
 import os
 import os.path as osp
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsnet_dense.analysis import build_model_from_config
+from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.datasets.demo_ade20k import generate_demo_ade20k
 from lsnet_dense.deploy import OnnxRunner, read_sidecar
 from lsnet_dense.deploy.export import SegmentorNetwork, relative_difference
@@ -40,8 +41,8 @@ def seg_export(tmp_path_factory):
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
     out = folder / 'semfpn.onnx'
     # Traced at 128x128; the test images are 160x128 (W not a multiple of 64).
-    result = run_tool('export_onnx.py', SEG_CONFIG, checkpoint, '--out', out, '--dynamic',
-                      '--shape', 128, 128)
+    result = run_tool('deployment/export_onnx.py', SEG_CONFIG, checkpoint, '--out', out,
+                      '--dynamic', '--shape', 128, 128)
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, data_root, checkpoint, out, result.stdout
 
@@ -95,8 +96,8 @@ def test_infer_draws_with_the_onnx_file(seg_export, tmp_path, capsys):
 def test_backbone_export_and_non_zero_exit_above_the_tolerance(tmp_path, capsys):
     out = str(tmp_path / 'lsnet_t.onnx')
     with pytest.raises(SystemExit, match='differs from PyTorch by .*tolerance 1e-12'):
-        load_tool('export_onnx').main(['--backbone', 't', '--shape', '64', '96', '--out', out,
-                                       '--tolerance', '1e-12'])
+        load_tool('deployment/export_onnx').main(['--backbone', 't', '--shape', '64', '96',
+                                                  '--out', out, '--tolerance', '1e-12'])
     output = capsys.readouterr().out
     for level in range(4):
         assert f'lsnet_t.onnx feat_{level}' in output
@@ -109,9 +110,9 @@ def test_backbone_export_and_non_zero_exit_above_the_tolerance(tmp_path, capsys)
 
 @pytest.mark.slow
 def test_benchmark_onnxruntime_times_the_exported_backbones(capsys):
-    load_tool('benchmark').main(['--backend', 'onnxruntime', '--backbone', 't', '--shape', '64',
-                                 '64', '--warmup', '1', '--iters', '2', '--threads', '1',
-                                 '--compare', 'resnet18', 'mobilenetv2'])
+    load_tool('analysis_tools/benchmark').main([
+        '--backend', 'onnxruntime', '--backbone', 't', '--shape', '64', '64', '--warmup', '1',
+        '--iters', '2', '--threads', '1', '--compare', 'resnet18', 'mobilenetv2'])
     output = capsys.readouterr().out
     assert 'ONNX Runtime 1.31.1 (cpu, 1 intra-op threads, graph optimisation all)' in output
     names = [line.split('  ')[0] for line in output.splitlines()[2:5]]

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 import torch
 
 from lsnet_dense.datasets import generate_demo_coco
@@ -138,8 +137,15 @@ def test_mmseg_only_neck_equals_mmdet_fpn(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(outs, reference_outs)), settings
 
 
-def test_neither_library_is_a_clear_import_error():
-    result = run_without('mmdet,mmseg', 'import lsnet_dense')
+def test_neither_library_leaves_the_model_and_names_what_the_rest_needs():
+    """``import lsnet_dense`` is silent and gives the model; the OpenMMLab side says what to
+    install."""
+    script = ('import lsnet_dense, torch\n'
+              'features = lsnet_dense.LSNet("t").eval()(torch.randn(1, 3, 64, 64))\n'
+              'print(len(features), lsnet_dense.__all__)\n'
+              'import lsnet_dense.openmmlab')
+    result = run_without('mmdet,mmseg', script)
+    assert result.stdout.split('\n')[0] == "4 ['LSNet', 'LSNetClassifier', '__version__']"
     assert result.returncode != 0
-    assert ('ImportError: lsnet_dense needs mmdet (detection) or mmsegmentation (segmentation), '
-            'and neither is installed') in result.stderr
+    assert ('ImportError: lsnet_dense.openmmlab needs mmengine with mmdet (detection) or '
+            'mmsegmentation (segmentation), and neither is installed') in result.stderr

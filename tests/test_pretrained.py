@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.logging import MMLogger
 
 from lsnet_dense import LSNet
-from conftest import random_state_dict
+from helpers import random_state_dict
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lsnet_dense.warning_filters import THIRD_PARTY_WARNINGS
+from lsnet_dense.warning_filters import THIRD_PARTY_WARNINGS, silence_third_party_warnings
 
 REPO = Path(__file__).parents[1]
 
@@ -17,8 +17,9 @@ def test_tool_output_has_no_pkg_resources_line(tmp_path):
     builds a RetinaNet; warnings are shown as Python shows them by default."""
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONWARNINGS'}
     result = subprocess.run(
-        [sys.executable, 'tools/get_flops.py', 'configs/retinanet_lsnet_t_coco.py', '--shape',
-         '64', '64'], cwd=REPO, capture_output=True, text=True, env=dict(env, OMP_NUM_THREADS='1'))
+        [sys.executable, 'tools/analysis_tools/get_flops.py', 'configs/retinanet_lsnet_t_coco.py',
+         '--shape', '64', '64'], cwd=REPO, capture_output=True, text=True,
+        env=dict(env, OMP_NUM_THREADS='1'))
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
     assert 'pkg_resources' not in output
@@ -28,10 +29,9 @@ def test_tool_output_has_no_pkg_resources_line(tmp_path):
 @pytest.mark.parametrize('message,category,module', THIRD_PARTY_WARNINGS)
 def test_filters_are_narrow(message, category, module):
     """Each filter silences its message from its module only; elsewhere the message shows."""
-    import lsnet_dense  # noqa: F401  installs the filters
     text = message.replace('\\', '')
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter('always')
-        lsnet_dense.warning_filters.silence_third_party_warnings()
+        silence_third_party_warnings()
         warnings.warn_explicit(text, category, 'x.py', 1, module='some_user_module')
     assert len(shown) == 1

@@ -198,13 +198,15 @@ def test_non_finite_loss_stops_training_naming_iteration_and_term(tiny_coco, tmp
                                options=['model.bbox_head.loss_bbox.loss_weight=nan']))
     assert result.returncode != 0
     assert 'Non-finite loss at iteration 1: loss_bbox=nan' in result.stderr
+    # The way to skip such steps instead, which the next test takes.
+    assert '--cfg-options default_hooks.non_finite_loss.skip=True' in result.stderr
 
 
 def test_non_finite_loss_steps_can_be_skipped(tiny_coco, tmp_path):
     work_dir = str(tmp_path / 'skip')
     result = run(train_command(tiny_coco, work_dir, 1,
                                options=['model.bbox_head.loss_bbox.loss_weight=nan',
-                                        'custom_hooks.1.skip=True']))
+                                        'default_hooks.non_finite_loss.skip=True']))
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'Skipped the step of iteration 2' in result.stdout + result.stderr
     state = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)['state_dict']

@@ -170,7 +170,8 @@ def check_ade20k_train_pipeline(cfg):
     assert cfg.test_evaluator.type == 'PerClassIoUMetric'
     # The toolkit's safeguards, as in the detection configs.
     assert cfg.optim_wrapper.type == 'FiniteLossOptimWrapper'
-    assert [hook.type for hook in cfg.custom_hooks] == ['ReseedHook', 'NonFiniteLossHook']
+    assert cfg.default_hooks.reseed.type == 'ReseedHook'
+    assert cfg.default_hooks.non_finite_loss == dict(type='NonFiniteLossHook', skip=False)
     assert cfg.default_hooks.checkpoint.backend_args.backend == 'atomic_local'
 
 

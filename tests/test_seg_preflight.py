@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lsnet_dense.datasets.demo_ade20k import generate_demo_ade20k
-from lsnet_dense.engine import PreflightError, check_datasets, check_pretrained, load_config
+from lsnet_dense.engine import check_datasets, check_pretrained, load_config
+from lsnet_dense.errors import PreflightError
 from tools_support import refusal_of
 
 REPO = Path(__file__).parents[1]

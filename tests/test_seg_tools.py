@@ -85,8 +85,8 @@ def test_report_compares_runs_with_published_numbers(tmp_path):
     tiny = fake_result(tmp_path / 't', 'configs/semfpn_lsnet_t_ade20k.py', 39.6)
     other = fake_result(tmp_path / 'u', 'configs/upernet_lsnet_t_ade20k.py', 41.0)
     out = tmp_path / 'report'
-    printed = run('tools/report_seg.py', tiny, other / 'test_metrics.json', '--out-dir', out,
-                  '--compare-published').stdout
+    printed = run('tools/analysis_tools/report_seg.py', tiny, other / 'test_metrics.json',
+                  '--out-dir', out, '--compare-published').stdout
     assert '| semfpn_lsnet_t_ade20k | 80.00 | 39.60 | 50.00 | 40.10 | -0.50 |' in printed
     assert '| upernet_lsnet_t_ade20k | 80.00 | 41.00 | 50.00 | n/a | n/a |' in printed
     assert '| sky | n/a | n/a |' in printed
@@ -99,6 +99,6 @@ def test_report_compares_runs_with_published_numbers(tmp_path):
 def test_report_rejects_a_detection_result(tmp_path):
     (tmp_path / 'test_metrics.json').write_text(json.dumps(
         dict(config='retinanet.py', metrics={'coco/bbox_mAP': 0.3})))
-    result = run('tools/report_seg.py', tmp_path, check=False)
+    result = run('tools/analysis_tools/report_seg.py', tmp_path, check=False)
     assert result.returncode == 1
     assert 'not a segmentation result' in result.stderr and 'coco/bbox_mAP' in result.stderr

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from lsnet_dense import LSNet, engine
-from lsnet_dense.analysis import build_model_from_config
+from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.datasets import generate_demo_coco
+from lsnet_dense.errors import CheckpointMismatchError
 from tools_support import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -62,7 +63,7 @@ def data_options(root, work_dir):
 def test_message_names_first_tensor_and_both_shapes():
     model_t, model_s = LSNet('t'), LSNet('s')
     expected = first_mismatch(model_t.state_dict(), model_s.state_dict())
-    mismatch = engine.CheckpointMismatchError
+    mismatch = CheckpointMismatchError
     with pytest.raises(mismatch, match='lsnet_s.pth does not fit') as error:
         engine.check_state_dict_fits(model_t, model_s.state_dict(), 'lsnet_s.pth')
     assert expected in str(error.value) and 'more tensors that do not fit' in str(error.value)
@@ -116,6 +117,6 @@ def test_infer_and_model_builder_refuse_another_variant(other_variant, tmp_path)
     with pytest.raises(SystemExit, match=re.escape(f'error: {path} does not fit')) as error:
         load_tool('infer').main([DEMO_CONFIG, path, image, '--out-dir', str(tmp_path)])
     assert expected in str(error.value)
-    # The path of tools/get_flops.py, tools/benchmark.py and the ONNX export.
-    with pytest.raises(engine.CheckpointMismatchError, match='does not fit'):
+    # The path of the analysis tools (get_flops.py, benchmark.py) and the ONNX export.
+    with pytest.raises(CheckpointMismatchError, match='does not fit'):
         build_model_from_config(DEMO_CONFIG, checkpoint=path)

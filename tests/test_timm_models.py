@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from conftest import random_state_dict
+from helpers import random_state_dict
 
 timm = pytest.importorskip('timm')
 import lsnet_dense.timm_models  # noqa: E402,F401  registers lsnet_t/s/b

@@ -1,4 +1,5 @@
-"""tools/benchmark.py runs and prints consistent figures (speed itself is not asserted)."""
+"""tools/analysis_tools/benchmark.py runs and prints consistent figures (speed itself is not
+asserted)."""
 import pytest
 import torch
 
@@ -7,7 +8,7 @@ from tools_support import RETINANET_CONFIG, SEMFPN_CONFIG, load_tool, write_conf
 
 @pytest.fixture(scope='module')
 def benchmark_tool():
-    return load_tool('benchmark')
+    return load_tool('analysis_tools/benchmark')
 
 
 def _rows(output, batch=1):

@@ -1,5 +1,5 @@
-"""tools/convert_checkpoint.py and lsnet_dense.models.utils.conversion on synthetic checkpoints
-shaped like the published ones (tests/data/lsnet_official_state_dict_shapes.json)."""
+"""tools/model_converters/convert_checkpoint.py and lsnet_dense.checkpoints.conversion on synthetic
+checkpoints shaped like the published ones (tests/data/lsnet_official_state_dict_shapes.json)."""
 import os.path as osp
 
 import pytest
@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from lsnet_dense import LSNet
-from lsnet_dense.analysis import build_model_from_config
-from lsnet_dense.models.utils.conversion import convert_checkpoint, detect_arch
-from conftest import random_state_dict
+from lsnet_dense.apis import build_model_from_config
+from lsnet_dense.checkpoints.conversion import convert_checkpoint, detect_arch
+from helpers import random_state_dict
 from tools_support import RETINANET_CONFIG, ROOT, SEMFPN_CONFIG, load_tool, write_config
 
 COCO_CLASSES = tuple(f'class{i}' for i in range(80))
@@ -39,7 +39,7 @@ def published_dense(reference_shapes, task, arch, model, seed=0):
 
 @pytest.fixture(scope='module')
 def convert_tool():
-    return load_tool('convert_checkpoint')
+    return load_tool('model_converters/convert_checkpoint')
 
 
 @pytest.fixture(scope='module')

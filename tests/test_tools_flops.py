@@ -1,4 +1,5 @@
-"""tools/get_flops.py: the paper's figures for the classifiers, parts of a detector."""
+"""tools/analysis_tools/get_flops.py: the paper's figures for the classifiers, parts of a
+detector."""
 import re
 
 import pytest
@@ -16,7 +17,7 @@ PAPER = {'t': (11.4, 0.3), 's': (16.1, 0.5), 'b': (23.2, 1.3)}
 
 @pytest.fixture(scope='module')
 def flops_tool():
-    return load_tool('get_flops')
+    return load_tool('analysis_tools/get_flops')
 
 
 @pytest.mark.parametrize('arch', ['t', 's', 'b'])

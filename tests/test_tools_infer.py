@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsnet_dense.analysis import build_model_from_config
+from lsnet_dense.apis import build_model_from_config
 from tools_support import (RETINANET_INFERENCE_CONFIG, SEMFPN_INFERENCE_CONFIG, load_tool,
                            write_config)
 

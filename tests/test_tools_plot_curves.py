@@ -1,4 +1,4 @@
-"""tools/plot_curves.py on synthetic mmengine logs."""
+"""tools/analysis_tools/plot_curves.py on synthetic mmengine logs."""
 import json
 import math
 
@@ -10,7 +10,7 @@ from tools_support import load_tool
 
 @pytest.fixture(scope='module')
 def plot_tool():
-    return load_tool('plot_curves')
+    return load_tool('analysis_tools/plot_curves')
 
 
 def write_detection_run(work_dir, run='20250101_120000', epochs=4, iters_per_epoch=50):

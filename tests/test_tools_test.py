@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsnet_dense.analysis import build_model_from_config
+from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.datasets import generate_demo_coco
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -34,24 +34,25 @@ SEMFPN_CONFIG = textwrap.dedent('''
 ''')
 
 
-def load_tool(name):
-    """tools/NAME.py as a module, so tests call its main(argv) without a subprocess."""
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(ROOT, 'tools',
-                                                                           f'{name}.py'))
+def load_tool(path):
+    """tools/PATH.py (e.g. ``'analysis_tools/get_flops'``) as a module, so tests call its
+    main(argv) without a subprocess."""
+    spec = importlib.util.spec_from_file_location(f'tool_{osp.basename(path)}',
+                                                  osp.join(ROOT, 'tools', f'{path}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def refusal_of(name, *args, monkeypatch):
-    """The error with which tools/NAME.py's main() stops for these arguments, in this process.
+def refusal_of(path, *args, monkeypatch):
+    """The error with which tools/PATH.py's main() stops for these arguments, in this process.
 
     For refusals that come before anything is built (the pre-flight checks): a subprocess would
     spend nearly all its time importing. The tool stops with ``sys.exit('error: ...')``, which is
     what a user sees, with exit status 1; any other exception fails the test.
     """
-    tool = load_tool(name)
-    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *map(str, args)])
+    tool = load_tool(path)
+    monkeypatch.setattr(sys, 'argv', [f'{osp.basename(path)}.py', *map(str, args)])
     with pytest.raises(SystemExit) as stopped:
         tool.main()
     assert isinstance(stopped.value.code, str), stopped.value.code  # exit status 1, a message

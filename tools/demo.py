@@ -5,29 +5,26 @@
 
 Generates the demo dataset when missing (lsnet_dense/datasets/demo_coco.py), trains LSNet-T
 RetinaNet (or Mask R-CNN) on it from scratch through tools/train.py, tests it on the val split
-through tools/test.py, prints the AP table (tools/report.py) and draws rows of val image |
-ground truth | prediction into WORK_DIR/prediction_vs_ground_truth.png.
+through tools/test.py, prints the AP table (tools/analysis_tools/report.py) and draws rows of
+val image | ground truth | prediction into WORK_DIR/prediction_vs_ground_truth.png.
 """
 import argparse
-import collections
 import contextlib
 import io
 import json
-import os
 import os.path as osp
 import pickle
 import re
-import subprocess
-import sys
 import time
 from typing import List
 
 from mmengine.config import Config
 
+from lsnet_dense.cli import DEFAULT_THREADS, read_last_checkpoint, run_tool, set_up_tool_process
+from lsnet_dense.datasets import DEMO_COCO_VERSION, generate_demo_coco
+from lsnet_dense.visualization import draw_detection_comparison
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from lsnet_dense.datasets import DEMO_COCO_VERSION, generate_demo_coco  # noqa: E402
-from lsnet_dense.visualization import draw_detection_comparison  # noqa: E402
 
 MODELS = {
     'retinanet': ('LSNet-T RetinaNet', 'configs/demo/retinanet_lsnet_t_demo.py'),
@@ -37,36 +34,10 @@ DATA_ROOT = 'data/demo_coco'
 STAGES = 5
 # mmengine's training log line, e.g. "Epoch(train)  [3][20/20]  ...  eta: 0:01:52 ...".
 TRAIN_LOG = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\].*?eta: (\S+).*?\bloss: (\S+)')
-TAIL_LINES = 40
-DEFAULT_THREADS = min(2, len(os.sched_getaffinity(0)))
 
 
 def stage(number: int, text: str):
     print(f'[{number}/{STAGES}] {text}', flush=True)
-
-
-def run(*args, threads: int, progress=None):
-    """Run a tool of this repo with the current interpreter.
-
-    Without ``progress`` its output streams through. With it, each output line goes to
-    ``progress`` instead, and only when the tool fails are its last lines shown.
-    """
-    command = [sys.executable, *args]
-    print('  $ ' + ' '.join(command), flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    if progress is None:
-        if subprocess.run(command, cwd=ROOT, env=env).returncode:
-            sys.exit(f'error: {args[0]} failed; see its output above')
-        return
-    tail = collections.deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as process:
-        for line in process.stdout:
-            tail.append(line)
-            progress(line)
-    if process.returncode:
-        sys.stdout.write(''.join(tail))
-        sys.exit(f'error: {args[0]} failed; its last lines are above')
 
 
 def epoch_options(config: str, epochs: int) -> List[str]:
@@ -97,7 +68,7 @@ def data_options(data_root: str) -> List[str]:
 
 
 def print_epochs(epochs: int):
-    """A ``run`` progress callback: one line per training log line, with the epoch and ETA."""
+    """A ``run_tool`` progress callback: one line per training log line, with the epoch and ETA."""
     def progress(line: str):
         match = TRAIN_LOG.search(line)
         if match:
@@ -122,6 +93,7 @@ def main():
                         'faster than one, but on a busy machine give 1: threads waiting for each '
                         'other then cost more than they bring)')
     args = parser.parse_args()
+    set_up_tool_process()
     name, config = MODELS[args.model]
     work_dir = args.work_dir or f'work_dirs/demo_{args.model}_lsnet_t'
     cfg = Config.fromfile(osp.join(ROOT, config), import_custom_modules=False)
@@ -149,19 +121,18 @@ def main():
     # Stage 3 tests the checkpoint: a validation at the end of training would be the same pass.
     train_options = (data + (epoch_options(config, args.epochs) if args.epochs else [])
                      + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'])
-    run('tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *train_options,
-        threads=args.threads, progress=print_epochs(epochs))
+    run_tool('tools/train.py', config, '--work-dir', work_dir, '--cfg-options', *train_options,
+             cwd=ROOT, threads=args.threads, progress=print_epochs(epochs))
     times['training'] = time.time() - start - sum(times.values())
-    with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
+    checkpoint = read_last_checkpoint(osp.join(ROOT, work_dir))
 
     stage(3, 'testing on the val split ...')
     predictions = osp.join(work_dir, 'val_predictions.pkl')
-    run('tools/test.py', config, checkpoint, '--work-dir', work_dir, '--out', predictions,
-        *(['--cfg-options', *data] if data else []), threads=args.threads,
-        progress=lambda line: None)
-    run('tools/report.py', osp.join(work_dir, 'test_metrics.json'), '--published', 'none',
-        threads=args.threads)
+    run_tool('tools/test.py', config, checkpoint, '--work-dir', work_dir, '--out', predictions,
+             *(['--cfg-options', *data] if data else []), cwd=ROOT, threads=args.threads,
+             progress=lambda line: None)
+    run_tool('tools/analysis_tools/report.py', osp.join(work_dir, 'test_metrics.json'),
+             '--published', 'none', cwd=ROOT, threads=args.threads)
     times['testing'] = time.time() - start - sum(times.values())
 
     stage(4, 'drawing val images: image | ground truth | prediction ...')

@@ -6,22 +6,22 @@
 
 Thin over mmdet's DetInferencer and mmseg's MMSegInferencer (the config's test pipeline and
 visualizer): the drawings go to DIR/vis/, and a line per image summarises the prediction.
-Class names come from the checkpoint's meta (tools/convert_checkpoint.py moves a published
-checkpoint's names there).
+Class names come from the checkpoint's meta (tools/model_converters/convert_checkpoint.py moves
+a published checkpoint's names there).
 """
 import argparse
 import os.path as osp
-import sys
 import warnings
 from typing import List
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.analysis import build_model_from_config  # noqa: E402
-from lsnet_dense.deploy import onnx_model_config  # noqa: E402
-from lsnet_dense.engine import PreflightError, load_config  # noqa: E402
+from lsnet_dense.apis import build_model_from_config, deploy_model
+from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.deploy import onnx_model_config
+from lsnet_dense.engine import load_config
+from lsnet_dense.errors import PreflightError
 
 TOP_CLASSES = 5
 
@@ -30,7 +30,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Draw predictions on images')
     parser.add_argument('config', help='mmdet / mmseg config file')
     parser.add_argument('checkpoint', help='trained (or converted) checkpoint, or a .onnx file '
-                        'written by tools/export_onnx.py')
+                        'written by tools/deployment/export_onnx.py')
     parser.add_argument('images', nargs='+', help='image files')
     parser.add_argument('--out-dir', default='outputs', help='drawings go to OUT_DIR/vis/')
     parser.add_argument('--score-thr', type=float, default=0.3,
@@ -105,7 +105,7 @@ def run(args) -> List[str]:
             colours = np.random.default_rng(0).integers(0, 256, (len(meta['classes']), 3))
             meta['palette'] = colours.tolist()
     if args.deploy:
-        inferencer.model.backbone.switch_to_deploy()
+        deploy_model(inferencer.model)
     classes = inferencer.model.dataset_meta['classes']
     lines = []
     for image in args.images:
@@ -123,10 +123,9 @@ def run(args) -> List[str]:
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    set_up_tool_process()
+    with exit_on_error():
         check_inputs(args)
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
     for line in run(args):
         print(line)
 

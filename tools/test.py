@@ -3,11 +3,11 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
     python tools/test.py CONFIG FILE.onnx ...   # the exported model, in ONNX Runtime
 
-The metrics are printed and written to WORK_DIR/test_metrics.json (see tools/report.py).
+The metrics are printed and written to WORK_DIR/test_metrics.json (see
+tools/analysis_tools/report.py).
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
@@ -16,18 +16,17 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.deploy import onnx_model_config  # noqa: E402
-from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
-                                check_checkpoint, check_datasets, distributed,
-                                load_run_config)
+from lsnet_dense.cli import exit_on_error, parse_with_launcher, set_up_tool_process
+from lsnet_dense.deploy import onnx_model_config
+from lsnet_dense.engine import check_checkpoint, check_datasets, distributed, load_run_config
+from lsnet_dense.errors import PreflightError
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test an LSNet detector or segmenter')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file, or a .onnx file written by '
-                        'tools/export_onnx.py (run in ONNX Runtime)')
+                        'tools/deployment/export_onnx.py (run in ONNX Runtime)')
     parser.add_argument('--work-dir', help='where logs and test_metrics.json go')
     parser.add_argument('--out', help='detection: dump raw predictions to this .pkl file; '
                         'segmentation: save predicted label maps to this folder')
@@ -37,12 +36,7 @@ def parse_args():
                         help='fold Conv+BN and RepVGG branches of the backbone before testing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (pytorch for torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser)
 
 
 def build_config(args):
@@ -85,16 +79,12 @@ def run_test(cfg, args):
 
 def main():
     args = parse_args()
-    try:
+    set_up_tool_process()
+    with exit_on_error():
         cfg = build_config(args)
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
-    try:
         with distributed(cfg):
             metrics = run_test(cfg, args)
             report(cfg, args, metrics)
-    except CheckpointMismatchError as error:
-        sys.exit(f'error: {error}')
 
 
 def report(cfg, args, metrics):

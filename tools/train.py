@@ -3,19 +3,16 @@
     python tools/train.py configs/retinanet_lsnet_t_coco.py [--work-dir DIR] [--amp] [--resume]
 """
 import argparse
-import os
-import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.engine import (CheckpointMismatchError, PreflightError,  # noqa: E402
-                                amp_optim_wrapper, check_checkpoint, check_datasets,
+from lsnet_dense.cli import exit_on_error, parse_with_launcher, set_up_tool_process
+from lsnet_dense.engine import (amp_optim_wrapper, check_checkpoint, check_datasets,
                                 check_pretrained, distributed, latest_checkpoint,
                                 load_run_config)
+from lsnet_dense.errors import PreflightError
 
 
 def parse_args():
@@ -36,12 +33,7 @@ def parse_args():
                         help='deterministic algorithms (reproducible, slower)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_iters=100')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher (pytorch for torchrun)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser)
 
 
 def build_config(args):
@@ -79,15 +71,11 @@ def run_train(cfg):
 
 def main():
     args = parse_args()
-    try:
+    set_up_tool_process()
+    with exit_on_error():
         cfg = build_config(args)
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
-    try:
         with distributed(cfg):
             run_train(cfg)
-    except CheckpointMismatchError as error:
-        sys.exit(f'error: {error}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
-"""Model analysis behind the tools: building models from configs, complexity and speed."""
+"""Model analysis behind the tools: complexity and speed."""
 from .complexity import FLOP_CONVENTION, Complexity, analyze_complexity
-from .model_builder import TensorForward, build_model_from_config, synthetic_batch
+from .tensor_forward import TensorForward, synthetic_batch
 
 __all__ = ['FLOP_CONVENTION', 'Complexity', 'TensorForward', 'analyze_complexity',
-           'build_model_from_config', 'synthetic_batch']
+           'synthetic_batch']

@@ -13,6 +13,9 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import fuse_conv_bn
 
+from lsnet_dense.deploy.export import BackboneNetwork, export_graph
+from lsnet_dense.deploy.runtime import create_session
+
 
 @dataclass
 class Timing:
@@ -110,11 +113,9 @@ def onnxruntime_calls(models: Dict[str, nn.Module], shape: Sequence[int], folder
         threads, optimization: ONNX Runtime session options, the same for every model.
         deploy: fold Conv+BN of models without ``switch_to_deploy`` before exporting (ONNX
             Runtime folds them itself too). Models with ``switch_to_deploy`` (LSNet) are
-            always folded, as ``tools/export_onnx.py`` exports them.
+            always folded, as ``tools/deployment/export_onnx.py`` exports them.
         device: ``'cpu'``, or ``'cuda'`` for ONNX Runtime's CUDA provider.
     """
-    from lsnet_dense.deploy.export import BackboneNetwork, export_graph
-    from lsnet_dense.deploy.runtime import create_session
     images = torch.randn(*shape)
     calls = {}
     for index, (label, model) in enumerate(models.items()):

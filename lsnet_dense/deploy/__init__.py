@@ -3,12 +3,12 @@
 ``import lsnet_dense.deploy`` needs onnx / onnxscript only for exporting and onnxruntime only for
 running; both are imported when used.
 """
-from .export import (SUPPORTED_MODELS, TOLERANCE, ExportMismatch, ExportReport, export_backbone,
+from .export import (SUPPORTED_MODELS, TOLERANCE, ExportReport, export_backbone,
                      export_model)
 from .onnx_config import onnx_model_config
 from .runtime import OnnxRunner, create_session, import_onnxruntime, session_options
 from .sidecar import read_sidecar, sidecar_path
 
-__all__ = ['SUPPORTED_MODELS', 'TOLERANCE', 'ExportMismatch', 'ExportReport', 'OnnxRunner',
+__all__ = ['SUPPORTED_MODELS', 'TOLERANCE', 'ExportReport', 'OnnxRunner',
            'create_session', 'export_backbone', 'export_model', 'import_onnxruntime',
            'onnx_model_config', 'read_sidecar', 'session_options', 'sidecar_path']

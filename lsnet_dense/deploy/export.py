@@ -4,7 +4,8 @@ The graph holds the dense network (backbone after deploy fusion, neck, heads) up
 outputs: class logits and box deltas per level (RetinaNet), features and RPN outputs (Mask
 R-CNN, whose RoI box and mask heads are two more graphs), segmentation logits (Semantic FPN,
 UperNet), or the four feature maps (backbone). Decoding, NMS and resizing run afterwards
-through mmdet's / mmseg's own post-processing (:mod:`lsnet_dense.deploy.onnx_models`).
+through mmdet's / mmseg's own post-processing (:mod:`lsnet_dense.deploy.onnx_detector`,
+:mod:`lsnet_dense.deploy.onnx_segmentor`).
 """
 import os.path as osp
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from lsnet_dense.engine import TASK_OF_SCOPE, PreflightError, load_config
+from lsnet_dense.apis import build_model_from_config, deploy_model
+from lsnet_dense.engine import TASK_OF_SCOPE, load_config, load_model_checkpoint
+from lsnet_dense.errors import ExportMismatch, PreflightError
+from lsnet_dense.models import LSNet
 from .runtime import OnnxRunner
 from .sidecar import config_classes, input_spec, write_sidecar
 
@@ -197,8 +201,6 @@ def load_model(config: str, checkpoint: Optional[str], cfg_options: Optional[dic
     Returns:
         ``(model, cfg, classes_of_the_checkpoint_or_None)``.
     """
-    from lsnet_dense.analysis import build_model_from_config
-    from lsnet_dense.engine import load_model_checkpoint
     model_type = load_config(config, cfg_options).model.get('type')
     if model_type not in SUPPORTED_MODELS:
         raise PreflightError(f'{config}: the exporter does not support model type '
@@ -208,9 +210,7 @@ def load_model(config: str, checkpoint: Optional[str], cfg_options: Optional[dic
     if checkpoint is not None:
         meta = load_model_checkpoint(model, checkpoint).get('meta') or {}
         classes = meta.get('dataset_meta', {}).get('classes')
-    if hasattr(model.backbone, 'switch_to_deploy'):
-        model.backbone.switch_to_deploy()
-    return model.eval(), cfg, classes
+    return deploy_model(model).eval(), cfg, classes
 
 
 def _shape_generic_upsampling(model: nn.Module):
@@ -265,15 +265,6 @@ def _verify(graphs, report: ExportReport, tolerance: float):
                     = value
     if report.worst > tolerance:
         raise ExportMismatch(report, tolerance)
-
-
-class ExportMismatch(Exception):
-    """ONNX Runtime differs from PyTorch by more than the tolerance."""
-
-    def __init__(self, report: ExportReport, tolerance: float):
-        super().__init__(f'ONNX Runtime differs from PyTorch by {report.worst:.3g} relative to '
-                         f'the output magnitude (tolerance {tolerance:g})')
-        self.report = report
 
 
 def export_model(config: str, checkpoint: Optional[str], out: str,
@@ -341,7 +332,6 @@ def _decode_description(cfg, kind: str) -> dict:
 
 def build_backbone(arch: str, checkpoint: Optional[str] = None) -> nn.Module:
     """An LSNet backbone in eval mode, loaded as ``init_cfg=dict(type='Pretrained')`` would."""
-    from lsnet_dense import LSNet
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None
     backbone = LSNet(arch, init_cfg=init_cfg)
     if checkpoint:

@@ -3,7 +3,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from lsnet_dense.engine import PreflightError
+from lsnet_dense.errors import PreflightError
 from .export import SUPPORTED_MODELS, supported_text
 from .sidecar import check_sidecar_matches, read_sidecar
 

@@ -13,6 +13,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from torch import Tensor
 
+from .inference_only import InferenceOnly
 from .runtime import OnnxRunner
 
 
@@ -20,18 +21,6 @@ def _levels(outputs: Dict[str, Tensor], name: str) -> List[Tensor]:
     """``name_0``, ``name_1``, ... of the graph's named outputs, in level order."""
     count = sum(1 for key in outputs if key.rsplit('_', 1)[0] == name)
     return [outputs[f'{name}_{i}'] for i in range(count)]
-
-
-class InferenceOnly:
-    """Training entry points of an ONNX-backed model refuse clearly."""
-
-    def loss(self, *args, **kwargs):
-        raise NotImplementedError(f'{type(self).__name__} runs an exported ONNX file: it can '
-                                  'only predict, not be trained')
-
-    def _forward(self, *args, **kwargs):
-        raise NotImplementedError(f'{type(self).__name__} has no tensor mode: its network is '
-                                  'the ONNX file itself')
 
 
 @MODELS.register_module()

@@ -6,7 +6,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .onnx_detector import InferenceOnly
+from .inference_only import InferenceOnly
 from .runtime import OnnxRunner
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lsnet_dense.engine import PreflightError
+from lsnet_dense.errors import PreflightError
 
 ONNXRUNTIME_REQUIREMENT = 'onnxruntime==1.31.1'
 

@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from lsnet_dense.engine import TASK_OF_SCOPE, PreflightError
+from lsnet_dense.engine import TASK_OF_SCOPE
+from lsnet_dense.errors import PreflightError
 
 FORMAT = 'lsnet_dense-onnx'
 VERSION = 1
@@ -82,7 +83,7 @@ def read_sidecar(onnx_path: str) -> dict:
     path = sidecar_path(onnx_path)
     if not osp.isfile(path):
         raise PreflightError(f'{path} not found: {onnx_path} needs the JSON that '
-                             'tools/export_onnx.py writes beside it')
+                             'tools/deployment/export_onnx.py writes beside it')
     with open(path) as f:
         try:
             content = json.load(f)
@@ -113,7 +114,7 @@ def check_sidecar_matches(content: dict, cfg: Config, onnx_path: str, model_type
                         f'{_short(classes)}')
     if problems:
         raise PreflightError(f'{onnx_path} does not match the config: {"; ".join(problems)}. '
-                             'Export it from this config with tools/export_onnx.py')
+                             'Export it from this config with tools/deployment/export_onnx.py')
 
 
 def _short(names: Sequence[str], shown: int = 5) -> str:

@@ -2,6 +2,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from lsnet_dense.models.deploy import deploy_model
+
 
 @HOOKS.register_module()
 class SwitchToDeployHook(Hook):
@@ -13,9 +15,4 @@ class SwitchToDeployHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_test(self, runner):
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        backbone = getattr(model, 'backbone', None)
-        if not hasattr(backbone, 'switch_to_deploy'):
-            raise TypeError(f'--deploy needs a backbone with switch_to_deploy(), got '
-                            f'{type(backbone).__name__}')
-        backbone.switch_to_deploy()
+        deploy_model(runner.model.module if is_model_wrapper(runner.model) else runner.model)

@@ -21,7 +21,7 @@ from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.registry import HOOKS, OPTIM_WRAPPERS
 
-from .preflight import PreflightError
+from lsnet_dense.errors import PreflightError
 
 # --amp: the mixed-precision wrapper that keeps the behaviour of each full-precision one.
 AMP_WRAPPER_OF = {'OptimWrapper': 'AmpOptimWrapper',
@@ -123,6 +123,8 @@ def amp_optim_wrapper(optim_wrapper: dict) -> dict:
 class NonFiniteLossHook(Hook):
     """Stop training at the first non-finite loss on any rank, or log and skip such steps.
 
+    The toolkit's configs set it as ``default_hooks.non_finite_loss``.
+
     Args:
         skip: go on after a non-finite loss (its step was not applied by
             :class:`FiniteLossOptimWrapper`) instead of stopping.
@@ -161,7 +163,7 @@ class NonFiniteLossHook(Hook):
                    if isinstance(runner.optim_wrapper, AmpOptimWrapper) else '')
             raise FloatingPointError(
                 f'Non-finite loss at iteration {runner.iter + 1}{where}. The step was not '
-                f'applied. {amp}Lower the learning rate, check the data, or give the '
-                'NonFiniteLossHook in custom_hooks skip=True to skip such steps.')
+                f'applied. {amp}Lower the learning rate, check the data, or skip such steps: '
+                '--cfg-options default_hooks.non_finite_loss.skip=True')
         print_log(f'Skipped the step of iteration {runner.iter + 1}: non-finite loss{where}',
                   logger='current', level=30)

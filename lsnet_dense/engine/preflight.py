@@ -2,14 +2,15 @@
 fails in a second with a message saying what to do, not deep inside a runner."""
 import glob
 import os.path as osp
-from typing import Iterator, Optional, Sequence, Set, Tuple
+from typing import Iterator, Sequence, Set, Tuple
 
 import mmcv
 import numpy as np
 from mmengine import fileio
 from mmengine.config import Config
 
-TASK_OF_SCOPE = {'mmdet': 'detection', 'mmseg': 'segmentation'}
+from lsnet_dense.checkpoints import load_checkpoint_file
+from lsnet_dense.errors import PreflightError
 
 DATASET_LAYOUTS = {
     'CocoDataset': (
@@ -36,38 +37,6 @@ DATASET_LAYOUTS = {
 # Label maps read per segmentation dataset: enough to catch a wrong dataset or class count in
 # well under a second, few enough not to slow down a start on ADE20K's 20k maps.
 LABEL_MAPS_CHECKED = 20
-
-
-class PreflightError(Exception):
-    """A problem with the user's files or config, reported before anything is built."""
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None,
-                scopes: Sequence[str] = tuple(TASK_OF_SCOPE)) -> Config:
-    """Read a config, apply ``--cfg-options``, and check it is of a task the tool serves."""
-    if not osp.isfile(path):
-        raise PreflightError(f'Config file not found: {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in scopes:
-        served = ', '.join(f'{TASK_OF_SCOPE.get(s, s)} (default_scope={s!r})' for s in scopes)
-        raise PreflightError(f'{path} is not a config this tool serves: its default_scope is '
-                             f'{scope!r}; expected {served}')
-    return cfg
-
-
-def load_run_config(path: str, cfg_options: Optional[dict] = None,
-                    work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
-    """:func:`load_config` for a runner: work dir (default ``work_dirs/CONFIG_NAME``), launcher,
-    and strict loading of whole-model checkpoints (``StrictLoadHook``)."""
-    cfg = load_config(path, cfg_options)
-    cfg.launcher = launcher
-    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(path))[0])
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='StrictLoadHook')]
-    return cfg
 
 
 def latest_checkpoint(work_dir: str) -> str:
@@ -202,8 +171,8 @@ def check_pretrained(cfg: Config):
             raise PreflightError(
                 f'Pretrained backbone file not found: {path}.\n'
                 f'Put the published ImageNet checkpoint there (e.g. lsnet_t.pth from the LSNet '
-                'release; tools/convert_checkpoint.py can check and convert it), or train from '
-                f'scratch with --cfg-options {option}')
+                'release; tools/model_converters/convert_checkpoint.py can check and convert '
+                f'it), or train from scratch with --cfg-options {option}')
     load_from = cfg.get('load_from')
     if load_from and '://' not in load_from and not osp.isfile(load_from):
         raise PreflightError(f'load_from checkpoint not found: {load_from}')
@@ -215,7 +184,6 @@ def check_checkpoint(path: str, role: str = 'checkpoint'):
     Reading it once here costs a second or two and turns a deep unpickling traceback into a
     message naming the file.
     """
-    from lsnet_dense.models.utils import load_checkpoint_file
     try:
         load_checkpoint_file(path)
     except (FileNotFoundError, ValueError) as error:

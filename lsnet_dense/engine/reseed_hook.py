@@ -13,6 +13,8 @@ class ReseedHook(Hook):
     before. Reseeding at each epoch start and after each iteration gives an uninterrupted and a
     resumed run the same streams from the resume point on. Worker processes of the data loader
     seed themselves (mmengine's ``worker_init_fn``) and are not reached from here.
+
+    The toolkit's configs set it as ``default_hooks.reseed``.
     """
 
     priority = 'VERY_HIGH'

@@ -7,7 +7,6 @@ Here a checkpoint that does not fit is an error naming the first tensor that doe
 both shapes. Loading a backbone's pretrained file (``init_cfg``) is not concerned: it may hold
 less than the model by design.
 """
-import re
 from typing import Dict
 
 import torch.nn as nn
@@ -16,15 +15,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import Tensor
 
-from lsnet_dense.models.utils import load_checkpoint_file, stored_state_dict
-from .preflight import PreflightError
-
-# mmengine's default revise_keys: DataParallel / DDP checkpoints prefix every key with module.
-WRAPPER_PREFIX = re.compile(r'^module\.')
-
-
-class CheckpointMismatchError(PreflightError):
-    """A checkpoint whose tensors do not fit the model it is loaded into."""
+from lsnet_dense.checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
+from lsnet_dense.errors import CheckpointMismatchError, PreflightError
 
 
 def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
@@ -35,7 +27,7 @@ def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
     The message names the first tensor, in the model's order, that is missing or has another
     shape (both shapes given), then the first unexpected one, with counts.
     """
-    stored = {WRAPPER_PREFIX.sub('', key): value for key, value in state_dict.items()}
+    stored = strip_wrapper_prefix(state_dict)
     own = model.state_dict()
     problems = []
     for key, value in own.items():
@@ -71,8 +63,7 @@ def load_model_checkpoint(model: nn.Module, path: str) -> dict:
     except (FileNotFoundError, ValueError) as error:
         raise PreflightError(str(error)) from None
     check_state_dict_fits(model, state_dict, path)
-    model.load_state_dict({WRAPPER_PREFIX.sub('', k): v for k, v in state_dict.items()},
-                          strict=True)
+    model.load_state_dict(strip_wrapper_prefix(state_dict), strict=True)
     return checkpoint
 
 

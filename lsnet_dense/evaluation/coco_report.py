@@ -3,6 +3,7 @@ import csv
 import io
 from typing import Dict, List, Optional
 
+from .markdown import markdown_table
 from .published import COCO_COLUMNS, PUBLISHED_COCO
 
 METRIC_SUFFIXES = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
@@ -54,10 +55,8 @@ def coco_tables(metrics: Dict[str, float], published: Optional[str] = None) -> D
 
 def _markdown_table(rows: List[Dict]) -> str:
     columns = list(rows[0])
-    cell = lambda v: '-' if v is None else str(v)  # noqa: E731
-    lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
-    lines += ['| ' + ' | '.join(cell(row[c]) for c in columns) + ' |' for row in rows]
-    return '\n'.join(lines)
+    cells = [['-' if row[c] is None else str(row[c]) for c in columns] for row in rows]
+    return markdown_table([columns, *cells])
 
 
 def to_markdown(tables: Dict[str, List]) -> str:

@@ -5,7 +5,7 @@ import numpy as np
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-PER_CLASS_KEY = 'per_class'
+from .segmentation_report import PER_CLASS_KEY
 
 
 @METRICS.register_module()

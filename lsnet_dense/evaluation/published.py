@@ -1,4 +1,4 @@
-"""Published LSNet results (LSNET_SPEC.md), in percent, keyed by model and variant."""
+"""Published LSNet results (the paper's tables), in percent, keyed by model and variant."""
 
 COCO_COLUMNS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl')
 
@@ -10,4 +10,11 @@ PUBLISHED_COCO = {
     'mask_rcnn_lsnet_t': {'bbox': (35.0, 57.0, 37.3), 'segm': (32.7, 53.8, 34.3)},
     'mask_rcnn_lsnet_s': {'bbox': (37.4, 59.9, 39.8), 'segm': (34.8, 56.8, 36.6)},
     'mask_rcnn_lsnet_b': {'bbox': (40.8, 63.4, 44.0), 'segm': (37.8, 60.5, 40.1)},
+}
+
+# ADE20K val mIoU, single scale, of Semantic FPN (40k iterations), by config name.
+PUBLISHED_MIOU = {
+    'semfpn_lsnet_t_ade20k': 40.1,
+    'semfpn_lsnet_s_ade20k': 41.6,
+    'semfpn_lsnet_b_ade20k': 43.1,
 }

@@ -1,4 +1,9 @@
-from .backbones import LSNet
-from .necks import LSNetFPN
+"""The LSNet model in plain PyTorch: layers, the backbone and the ImageNet classifier.
 
-__all__ = ['LSNet', 'LSNetFPN']
+The neck (:mod:`lsnet_dense.models.necks`) is built on mmdet's / mmseg's FPN and imported with
+the OpenMMLab side.
+"""
+from .backbones import LSNet
+from .classifier import LSNetClassifier
+
+__all__ = ['LSNet', 'LSNetClassifier']

@@ -1,7 +1,7 @@
 """LSNet for ImageNet classification, structured exactly like the published classifiers.
 
-Used to count the paper's parameters and FLOPs (tools/get_flops.py --backbone) and for timm
-(``lsnet_dense.timm_models``); the published ``lsnet_t.pth`` ... load into it with
+Used to count the paper's parameters and FLOPs (tools/analysis_tools/get_flops.py --backbone)
+and for timm (``lsnet_dense.timm_models``); the published ``lsnet_t.pth`` ... load into it with
 ``strict=True`` after stripping ``module.``.
 """
 from typing import Optional
@@ -61,15 +61,18 @@ class LSNetClassifier(LSNet):
             mode the two heads' logits are averaged, in training both are returned.
         drop_path_rate: stochastic depth rate.
         attention_resolution: side of the grid of the attention position bias.
+        deploy: build the folded structure :meth:`switch_to_deploy` leaves (see
+            :class:`LSNet`), with each head one Linear.
 
     Shapes:
         input ``(B, 3, H, W)``; output ``(B, num_classes)`` logits.
     """
 
     def __init__(self, arch='t', num_classes: int = 1000, distillation: bool = False,
-                 drop_path_rate: float = 0., attention_resolution: int = 4):
+                 drop_path_rate: float = 0., attention_resolution: int = 4,
+                 deploy: bool = False):
         super().__init__(arch, out_indices=(NUM_STAGES - 1,), norm_eval=False,
-                         drop_path_rate=drop_path_rate)
+                         drop_path_rate=drop_path_rate, deploy=deploy)
         for module in self.modules():
             if isinstance(module, Attention):
                 module.resample_position_grid(attention_resolution)
@@ -84,7 +87,12 @@ class LSNetClassifier(LSNet):
             self.head_dist = self._make_head(num_classes)
 
     def _make_head(self, num_classes: int) -> nn.Module:
-        return BNLinear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        if num_classes <= 0:
+            return nn.Identity()
+        # The deploy head is what BNLinear.fuse() returns.
+        if self.deploy:
+            return nn.Linear(self.num_features, num_classes)
+        return BNLinear(self.num_features, num_classes)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) -> last-stage features (B, C, ~H/64, ~W/64)."""

@@ -14,11 +14,10 @@ def ska(x: Tensor, weights: Tensor) -> Tensor:
     """SKA (see :func:`ska_torch` for the definition), on the fastest implementation.
 
     CUDA tensors go to the fused Triton kernels of :func:`~.ska_triton.ska_triton` when triton
-    is installed: at LSNet-T's shapes on an H100, forward plus backward took 21-24x less GPU
-    time than :func:`ska_torch` and ran 5-11x faster called from Python (tools/benchmark_gpu.py;
-    faster at every shape and dtype measured, so there is no size threshold). Everything else
-    (CPU, or no triton) runs :func:`ska_torch`, and so does tracing for export (TorchScript,
-    ``torch.export`` / the ONNX exporter), which cannot represent a Triton kernel.
+    is installed: they were faster at every shape and dtype measured, so there is no size
+    threshold (the README gives the figures of tools/analysis_tools/benchmark_gpu.py).
+    Everything else (CPU, or no triton) runs :func:`ska_torch`, and so does tracing for export
+    (TorchScript, ``torch.export`` / the ONNX exporter), which cannot represent a Triton kernel.
     """
     if (x.is_cuda and HAS_TRITON and not torch.jit.is_tracing()
             and not torch.compiler.is_exporting()):

@@ -15,10 +15,10 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-FONT_SCALE = 0.45
+from .captions import FONT, legend_strip, title_strip
+
+FONT_SCALE = 0.45  # of the score labels
 MASK_ALPHA = 0.45
-STRIP_HEIGHT = 28
 
 Box = Tuple[int, int, int, int]  # x1, y1, x2, y2 in panel pixels
 
@@ -103,17 +103,6 @@ def draw_objects(image: np.ndarray, scale: int, bboxes: np.ndarray, labels: np.n
     return panel
 
 
-def _caption(width: int, entries: Sequence[Tuple[int, str, Optional[tuple]]]) -> np.ndarray:
-    """A white strip with ``(x, text, colour swatch or None)`` entries."""
-    strip = np.full((STRIP_HEIGHT, width, 3), 255, np.uint8)
-    for x, text, swatch in entries:
-        if swatch is not None:
-            cv2.rectangle(strip, (x, 8), (x + 14, 22), swatch, -1)
-            x += 18
-        cv2.putText(strip, text, (x, 20), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return strip
-
-
 def _ground_truth(coco: COCO, image_id: int):
     annotations = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=None))
     category_index = {c: i for i, c in enumerate(sorted(coco.getCatIds()))}
@@ -175,14 +164,8 @@ def draw_detection_comparison(predictions: Sequence[dict], ann_file: str, classe
     width = max(row.shape[1] for row in rows)
     rows = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
             for row in rows]
-    panel = rows[0].shape[1] // 3
-    titles = [(i * panel + 8, title, None) for i, title in enumerate(
-        ('image', 'ground truth', f'prediction (score >= {score_thr:g})'))]
-    legend, x = [], 8
-    for name, colour in zip(classes, colours):
-        legend.append((x, name, colour))
-        x += 30 + cv2.getTextSize(name, FONT, 0.5, 1)[0][0]
-    picture = np.vstack([_caption(width, titles), *rows, _caption(width, legend)])
+    titles = title_strip(width, ('image', 'ground truth', f'prediction (score >= {score_thr:g})'))
+    picture = np.vstack([titles, *rows, legend_strip(width, classes, colours)])
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     if not cv2.imwrite(out_file, picture):
         raise OSError(f'cannot write {out_file}')

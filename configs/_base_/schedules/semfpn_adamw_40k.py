@@ -11,6 +11,12 @@ param_scheduler = [
 ]
 # tools/train.py --auto-scale-lr rescales lr for other total batch sizes.
 auto_scale_lr = dict(enable=False, base_batch_size=32)
+# The toolkit's hooks (see configs/_base_/det_runtime.py) are here because a key set in two
+# bases of a config is an error and in mmseg's layout the schedule owns default_hooks.
 default_hooks = dict(
     # Checkpoints are written whole or not at all: a killed run never leaves a truncated one.
-    checkpoint=dict(backend_args=dict(backend='atomic_local')))
+    checkpoint=dict(backend_args=dict(backend='atomic_local')),
+    # Random streams depend on (seed, iteration) only, so --resume continues exactly.
+    reseed=dict(type='ReseedHook'),
+    # Stop at a NaN/inf loss, naming the iteration and term (skip=True: skip such steps).
+    non_finite_loss=dict(type='NonFiniteLossHook', skip=False))

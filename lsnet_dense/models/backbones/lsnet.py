@@ -3,22 +3,17 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
-from mmengine.model import BaseModule
-from mmengine.runner.checkpoint import load_state_dict
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lsnet_dense.registry import register_model
-from ..layers import Block, Conv2dBN, RepVGGDW
-from ..utils import adapt_state_dict, extract_backbone_state_dict, load_checkpoint_file
+from ..layers import Block, Conv2dBN, RepVGGDW, build_conv2d_bn
+from .pretrained import load_pretrained
 
 NUM_STAGES = 4
 KEY_DIM = 16
 
 
-@register_model
-class LSNet(BaseModule):
+class LSNet(nn.Module):
     """LSNet backbone ("LSNet: See Large, Focus Small", CVPR 2025) for dense prediction.
 
     A stride-8 convolutional patch embedding, then four stages; stages 2-4 start with a stride-2
@@ -33,11 +28,18 @@ class LSNet(BaseModule):
         norm_eval: keep every BatchNorm in eval mode (frozen running statistics) while training,
             as the published detection and segmentation models were trained.
         drop_path_rate: stochastic depth rate, increasing linearly over the blocks.
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads a published ImageNet
-            checkpoint, the backbone of a published detector/segmenter, or a bare state dict.
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)``: :meth:`init_weights` loads a
+            published ImageNet checkpoint, the backbone of a published detector/segmenter, or a
+            bare state dict (mmengine's models call it when they are initialised).
         pretrained: deprecated alias of ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``,
             as in mmseg's own backbones (mmseg's ``EncoderDecoder`` passes its model-level
             ``pretrained`` here). Giving both is an error.
+        deploy: build the folded structure :meth:`switch_to_deploy` leaves (every RepVGGDW one
+            depth-wise 3x3 conv, every Conv+BN unit a conv with bias; the BatchNorm after each
+            LS convolution's SKA stays), into which a folded model's state dict (e.g. written by
+            ``tools/model_converters/reparameterize.py``) loads strictly. Its parameter names
+            differ from the published checkpoints'; it can still be trained (no BatchNorm to
+            fold there).
 
     Shapes:
         input ``(B, 3, H, W)``; output a tuple with, for each stage ``i`` in ``out_indices``,
@@ -52,8 +54,10 @@ class LSNet(BaseModule):
 
     def __init__(self, arch: Union[str, Dict] = 't', out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1, norm_eval: bool = True, drop_path_rate: float = 0.,
-                 init_cfg: Union[Dict, None] = None, pretrained: Optional[str] = None):
-        super().__init__(init_cfg=self.merge_pretrained(pretrained, init_cfg))
+                 init_cfg: Union[Dict, None] = None, pretrained: Optional[str] = None,
+                 deploy: bool = False):
+        super().__init__()
+        self.init_cfg = self.check_init_cfg(self.merge_pretrained(pretrained, init_cfg))
         settings = self.parse_arch(arch)
         self.embed_dims = settings['embed_dims']
         self.out_indices = self.check_out_indices(out_indices)
@@ -61,23 +65,25 @@ class LSNet(BaseModule):
             raise ValueError(f'frozen_stages must be in -1..{NUM_STAGES}, got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.deploy = deploy
 
         dims, depths, heads = self.embed_dims, settings['depths'], settings['num_heads']
         self.patch_embed = nn.Sequential(
-            Conv2dBN(3, dims[0] // 4, 3, 2, 1), nn.ReLU(),
-            Conv2dBN(dims[0] // 4, dims[0] // 2, 3, 2, 1), nn.ReLU(),
-            Conv2dBN(dims[0] // 2, dims[0], 3, 2, 1))
+            build_conv2d_bn(3, dims[0] // 4, 3, 2, 1, deploy=deploy), nn.ReLU(),
+            build_conv2d_bn(dims[0] // 4, dims[0] // 2, 3, 2, 1, deploy=deploy), nn.ReLU(),
+            build_conv2d_bn(dims[0] // 2, dims[0], 3, 2, 1, deploy=deploy))
         drop_rates = torch.linspace(0, drop_path_rate, max(sum(depths), 1)).tolist()
         for i in range(NUM_STAGES):
             layers = []
             if i > 0:
-                layers += [Conv2dBN(dims[i - 1], dims[i - 1], 3, 2, 1, groups=dims[i - 1]),
-                           Conv2dBN(dims[i - 1], dims[i], 1)]
+                layers += [build_conv2d_bn(dims[i - 1], dims[i - 1], 3, 2, 1,
+                                           groups=dims[i - 1], deploy=deploy),
+                           build_conv2d_bn(dims[i - 1], dims[i], 1, deploy=deploy)]
             for depth_index in range(depths[i]):
                 layers.append(Block(
                     dims[i], KEY_DIM, heads[i], attn_ratio=dims[i] / (KEY_DIM * heads[i]),
                     depth_index=depth_index, is_last_stage=i == NUM_STAGES - 1,
-                    drop_path=drop_rates[sum(depths[:i]) + depth_index]))
+                    drop_path=drop_rates[sum(depths[:i]) + depth_index], deploy=deploy))
             self.add_module(f'blocks{i + 1}', nn.Sequential(*layers))
         self._freeze_stages()
 
@@ -97,6 +103,15 @@ class LSNet(BaseModule):
                       f'init_cfg=dict(type="Pretrained", checkpoint={pretrained!r})',
                       FutureWarning, stacklevel=3)
         return dict(type='Pretrained', checkpoint=pretrained)
+
+    @staticmethod
+    def check_init_cfg(init_cfg: Union[Dict, None]) -> Union[Dict, None]:
+        if init_cfg is not None and not (isinstance(init_cfg, dict)
+                                         and init_cfg.get('type') == 'Pretrained'
+                                         and init_cfg.get('checkpoint')):
+            raise ValueError(f"LSNet init_cfg must be None or dict(type='Pretrained', "
+                             f'checkpoint=PATH), got {init_cfg!r}')
+        return init_cfg
 
     @classmethod
     def parse_arch(cls, arch: Union[str, Dict]) -> Dict:
@@ -166,29 +181,19 @@ class LSNet(BaseModule):
         return self
 
     def init_weights(self):
-        """Initialise, or load the checkpoint named by ``init_cfg=dict(type='Pretrained')``."""
-        if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
-            super().init_weights()
-            return
-        path = self.init_cfg['checkpoint']
-        state_dict, dropped = extract_backbone_state_dict(load_checkpoint_file(path), path)
-        state_dict, notes = adapt_state_dict(state_dict, self.state_dict(), path)
-        matched = set(state_dict) & set(self.state_dict())
-        if not matched:
-            raise ValueError(f'{path} holds no LSNet backbone weights (none of its '
-                             f'{len(state_dict)} keys, e.g. {sorted(state_dict)[:3]}, is a '
-                             'parameter of LSNet)')
-        print_log(f'LSNet: loading {len(matched)} tensors from {path}; ignored {len(dropped)} '
-                  f'non-backbone entries; {len(notes)} attention-bias tables resized',
-                  logger='current')
-        load_state_dict(self, state_dict, strict=False, logger='current')
-        self._is_init = True
+        """Load the checkpoint named by ``init_cfg`` (if any): see :func:`.load_pretrained`.
+
+        Without one the weights stay as constructed (PyTorch's defaults).
+        """
+        if self.init_cfg is not None:
+            load_pretrained(self, self.init_cfg['checkpoint'])
 
     @torch.no_grad()
     def switch_to_deploy(self):
         """Fold every RepVGGDW into one depth-wise 3x3 conv and every Conv2dBN into a conv.
 
-        Inference-only: outputs equal the eval-mode outputs of the unfused model.
+        The outputs equal the eval-mode outputs of the unfused model; the structure is the one
+        ``deploy=True`` builds, so the folded state dict loads into such a model strictly.
         """
         self.eval()
         # RepVGGDW first: it folds the Conv2dBNs it contains itself.
@@ -197,3 +202,4 @@ class LSNet(BaseModule):
                 if isinstance(module, fusable):
                     parent, _, child = name.rpartition('.')
                     setattr(self.get_submodule(parent), child, module.fuse())
+        self.deploy = True

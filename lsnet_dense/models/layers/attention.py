@@ -1,12 +1,12 @@
 import itertools
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..utils.checkpoint import resize_attention_biases
-from .conv_bn import Conv2dBN
+from .conv_bn import build_conv2d_bn
 
 
 def relative_offset_index(resolution: int) -> Tensor:
@@ -23,6 +23,21 @@ def relative_offset_index(resolution: int) -> Tensor:
     return torch.tensor(index, dtype=torch.long)
 
 
+def resize_attention_biases(table: Tensor, num_offsets: int) -> Tensor:
+    """Resize a ``(heads, r*r)`` relative-position bias table to ``(heads, num_offsets)``.
+
+    The table is an ``r x r`` image per head (offsets in row-major order), resized bicubically.
+    """
+    heads, stored = table.shape
+    src, dst = math.isqrt(stored), math.isqrt(num_offsets)
+    if src * src != stored or dst * dst != num_offsets:
+        raise ValueError(f'attention bias tables must cover square grids, got {stored} -> '
+                         f'{num_offsets} offsets')
+    image = table.reshape(1, heads, src, src).float()
+    resized = F.interpolate(image, size=(dst, dst), mode='bicubic', align_corners=False)
+    return resized.reshape(heads, num_offsets).to(table.dtype)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention over all pixels, with a learned relative-position bias.
 
@@ -35,18 +50,21 @@ class Attention(nn.Module):
         num_heads: number of heads.
         attn_ratio: value channels per head relative to ``key_dim``.
         resolution: side of the grid the position bias is learned for (14).
+        deploy: build the Conv+BN units folded, as after ``switch_to_deploy`` (no BatchNorm).
     """
 
     def __init__(self, dim: int, key_dim: int, num_heads: int, attn_ratio: float,
-                 resolution: int = 14):
+                 resolution: int = 14, deploy: bool = False):
         super().__init__()
         self.num_heads = num_heads
         self.scale = key_dim**-0.5
         self.qk_dim = key_dim * num_heads
         self.value_dim = int(attn_ratio * key_dim) * num_heads
-        self.qkv = Conv2dBN(dim, self.value_dim + 2 * self.qk_dim)
-        self.dw = Conv2dBN(self.qk_dim, self.qk_dim, 3, 1, 1, groups=self.qk_dim)
-        self.proj = nn.Sequential(nn.ReLU(), Conv2dBN(self.value_dim, dim, bn_weight_init=0))
+        self.qkv = build_conv2d_bn(dim, self.value_dim + 2 * self.qk_dim, deploy=deploy)
+        self.dw = build_conv2d_bn(self.qk_dim, self.qk_dim, 3, 1, 1, groups=self.qk_dim,
+                                  deploy=deploy)
+        self.proj = nn.Sequential(nn.ReLU(), build_conv2d_bn(self.value_dim, dim,
+                                                             bn_weight_init=0, deploy=deploy))
         self.attention_biases = nn.Parameter(torch.zeros(num_heads, resolution * resolution))
         self.register_buffer('attention_bias_idxs', relative_offset_index(resolution))
         # Inference reuses the resized bias while the table is unchanged (see position_bias).

@@ -33,9 +33,26 @@ class Conv2dBN(nn.Sequential):
         """One Conv2d with bias computing the same function as this module in eval mode."""
         conv, bn = self.c, self.bn
         scale = bn.weight / (bn.running_var + bn.eps).sqrt()
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                          conv.padding, conv.dilation, conv.groups, bias=True,
-                          device=conv.weight.device, dtype=conv.weight.dtype)
+        # The deploy form itself, so that folding and deploy=True build the same module.
+        fused = build_conv2d_bn(conv.in_channels, conv.out_channels, conv.kernel_size,
+                                conv.stride, conv.padding, conv.dilation, conv.groups,
+                                deploy=True).to(conv.weight)
         fused.weight.copy_(conv.weight * scale[:, None, None, None])
         fused.bias.copy_(bn.bias - bn.running_mean * scale)
         return fused
+
+
+def build_conv2d_bn(in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1,
+                    padding: int = 0, dilation: int = 1, groups: int = 1,
+                    bn_weight_init: float = 1., deploy: bool = False) -> nn.Module:
+    """A :class:`Conv2dBN`, or with ``deploy`` the Conv2d with bias its ``fuse()`` returns.
+
+    The deploy form has the folded module's type and parameter names (``weight``, ``bias``), so
+    the state dict of a folded model loads into it strictly. Either maps
+    ``(B, in_channels, H, W)`` to ``(B, out_channels, H', W')``.
+    """
+    if deploy:
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias=True)
+    return Conv2dBN(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                    bn_weight_init)

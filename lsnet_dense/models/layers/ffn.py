@@ -1,7 +1,7 @@
 import torch.nn as nn
 from torch import Tensor
 
-from .conv_bn import Conv2dBN
+from .conv_bn import build_conv2d_bn
 
 
 class FFN(nn.Module):
@@ -10,13 +10,14 @@ class FFN(nn.Module):
     Args:
         embed_dim: input and output channels.
         hidden_dim: expanded channels (LSNet uses ``2 * embed_dim``).
+        deploy: build the Conv+BN units folded, as after ``switch_to_deploy`` (no BatchNorm).
     """
 
-    def __init__(self, embed_dim: int, hidden_dim: int):
+    def __init__(self, embed_dim: int, hidden_dim: int, deploy: bool = False):
         super().__init__()
-        self.pw1 = Conv2dBN(embed_dim, hidden_dim)
+        self.pw1 = build_conv2d_bn(embed_dim, hidden_dim, deploy=deploy)
         self.act = nn.ReLU()
-        self.pw2 = Conv2dBN(hidden_dim, embed_dim, bn_weight_init=0)
+        self.pw2 = build_conv2d_bn(hidden_dim, embed_dim, bn_weight_init=0, deploy=deploy)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, embed_dim, H, W) -> (B, embed_dim, H, W)."""

@@ -31,9 +31,19 @@ class RepVGGDW(nn.Module):
         # The 1x1 branch and the identity are 3x3 kernels with only the centre tap set.
         identity = torch.ones_like(conv1.weight)
         weight = conv.weight + F.pad(conv1.weight + identity, (1, 1, 1, 1))
-        fused = nn.Conv2d(self.embed_dim, self.embed_dim, 3, 1, 1, groups=self.embed_dim,
-                          device=weight.device, dtype=weight.dtype)
+        # The deploy form itself, so that folding and deploy=True build the same module.
+        fused = build_repvgg_dw(self.embed_dim, deploy=True).to(weight)
         fused.weight.copy_(weight)
         fused.bias.copy_(conv.bias + conv1.bias)
         return fused
 
+
+def build_repvgg_dw(embed_dim: int, deploy: bool = False) -> nn.Module:
+    """A :class:`RepVGGDW`, or with ``deploy`` the depth-wise 3x3 Conv2d (with bias) its
+    ``fuse()`` returns, which a folded model's state dict loads into strictly.
+
+    Either maps ``(B, C, H, W)`` to ``(B, C, H, W)``, ``C = embed_dim``.
+    """
+    if deploy:
+        return nn.Conv2d(embed_dim, embed_dim, 3, 1, 1, groups=embed_dim)
+    return RepVGGDW(embed_dim)

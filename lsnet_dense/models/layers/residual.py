@@ -1,6 +1,7 @@
 import torch.nn as nn
-from mmcv.cnn.bricks import DropPath
 from torch import Tensor
+
+from .drop_path import DropPath
 
 
 class Residual(nn.Module):

@@ -1,4 +1,4 @@
-"""Reading published LSNet checkpoints into an LSNet backbone's state dict.
+"""Fitting published LSNet checkpoints to an LSNet backbone's state dict.
 
 Three layouts are recognised:
 
@@ -7,46 +7,17 @@ Three layouts are recognised:
 * detection / segmentation (mmdet / mmseg): ``state_dict`` with the backbone under ``backbone.``;
 * a bare backbone state dict.
 """
-import math
+import logging
+import sys
 from typing import Dict, List, Tuple
 
-import torch
-import torch.nn.functional as F
-from mmengine.runner import CheckpointLoader
+import torch.nn as nn
 from torch import Tensor
 
+from lsnet_dense.checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
+from ..layers.attention import resize_attention_biases
+
 CLASSIFICATION_HEADS = ('head.', 'head_dist.')
-
-
-def load_checkpoint_file(path: str) -> dict:
-    """Load a checkpoint on the CPU, with errors that name the file."""
-    try:
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    except FileNotFoundError as error:
-        raise FileNotFoundError(f'Checkpoint file not found: {path}') from error
-    except Exception as error:  # torch.load raises many types for a file that is not a checkpoint
-        raise ValueError(f'{path} is not a readable PyTorch checkpoint '
-                         f'({type(error).__name__}: {error})') from error
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f'{path} is not a checkpoint: it holds a {type(checkpoint).__name__}, '
-                         'not a dict of tensors')
-    return checkpoint
-
-
-def stored_state_dict(checkpoint: dict, source: str = 'checkpoint') -> Dict[str, Tensor]:
-    """The tensors of a checkpoint: under ``model`` (classification), under ``state_dict``
-    (mmdet / mmseg) or the checkpoint itself (a bare state dict), keys unchanged."""
-    if isinstance(checkpoint.get('model'), dict):
-        state_dict = checkpoint['model']
-    elif isinstance(checkpoint.get('state_dict'), dict):
-        state_dict = checkpoint['state_dict']
-    else:
-        state_dict = checkpoint
-    not_tensors = [k for k, v in state_dict.items() if not isinstance(v, Tensor)]
-    if not_tensors:
-        raise ValueError(f'{source} is not a model checkpoint: entries {not_tensors[:5]} are not '
-                         'tensors')
-    return state_dict
 
 
 def extract_backbone_state_dict(checkpoint: dict, source: str = 'checkpoint'
@@ -61,9 +32,7 @@ def extract_backbone_state_dict(checkpoint: dict, source: str = 'checkpoint'
         ``(state_dict, dropped)``: backbone tensors keyed as in :class:`LSNet`, and the keys that
         were left out (heads, necks, non-backbone parts).
     """
-    state_dict = stored_state_dict(checkpoint, source)
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
+    state_dict = strip_wrapper_prefix(stored_state_dict(checkpoint, source))
     has_backbone_prefix = any(k.startswith('backbone.') for k in state_dict)
     kept, dropped = {}, []
     for key, value in state_dict.items():
@@ -77,21 +46,6 @@ def extract_backbone_state_dict(checkpoint: dict, source: str = 'checkpoint'
         else:
             kept[key] = value
     return kept, dropped
-
-
-def resize_attention_biases(table: Tensor, num_offsets: int) -> Tensor:
-    """Resize a ``(heads, r*r)`` relative-position bias table to ``(heads, num_offsets)``.
-
-    The table is an ``r x r`` image per head (offsets in row-major order), resized bicubically.
-    """
-    heads, stored = table.shape
-    src, dst = math.isqrt(stored), math.isqrt(num_offsets)
-    if src * src != stored or dst * dst != num_offsets:
-        raise ValueError(f'attention bias tables must cover square grids, got {stored} -> '
-                         f'{num_offsets} offsets')
-    image = table.reshape(1, heads, src, src).float()
-    resized = F.interpolate(image, size=(dst, dst), mode='bicubic', align_corners=False)
-    return resized.reshape(heads, num_offsets).to(table.dtype)
 
 
 def adapt_state_dict(state_dict: Dict[str, Tensor], target: Dict[str, Tensor],
@@ -133,3 +87,43 @@ def adapt_state_dict(state_dict: Dict[str, Tensor], target: Dict[str, Tensor],
         raise ValueError(f'{source} does not fit this LSNet (another variant?); shape mismatch '
                          f'in {len(mismatches)} tensors:\n  ' + '\n  '.join(mismatches[:10]))
     return adapted, notes
+
+
+def load_pretrained(backbone: nn.Module, path: str):
+    """Load the backbone tensors of the checkpoint at ``path`` into ``backbone`` (an LSNet).
+
+    Heads, necks and other non-backbone entries are left out, attention-bias tables resized to
+    the backbone's grid; tensors the file lacks keep their values and are logged, as are
+    unexpected ones.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not a checkpoint, holds no LSNet weights, or is of another
+            variant (the message names the first tensor and both shapes).
+    """
+    state_dict, dropped = extract_backbone_state_dict(load_checkpoint_file(path), path)
+    state_dict, notes = adapt_state_dict(state_dict, backbone.state_dict(), path)
+    matched = set(state_dict) & set(backbone.state_dict())
+    if not matched:
+        raise ValueError(f'{path} holds no LSNet backbone weights (none of its '
+                         f'{len(state_dict)} keys, e.g. {sorted(state_dict)[:3]}, is a '
+                         'parameter of LSNet)')
+    _log(f'LSNet: loading {len(matched)} tensors from {path}; ignored {len(dropped)} '
+         f'non-backbone entries; {len(notes)} attention-bias tables resized')
+    incompatible = backbone.load_state_dict(state_dict, strict=False)
+    if incompatible.missing_keys:
+        _log(f'LSNet: missing keys in {path} (left as initialised): '
+             + ', '.join(incompatible.missing_keys), logging.WARNING)
+    if incompatible.unexpected_keys:
+        _log(f'LSNet: unexpected keys in {path} (ignored): '
+             + ', '.join(incompatible.unexpected_keys), logging.WARNING)
+
+
+def _log(message: str, level: int = logging.INFO):
+    # Inside an mmengine run the message belongs in the run's log; the core itself does not
+    # import mmengine.
+    mmengine_logging = sys.modules.get('mmengine.logging')
+    if mmengine_logging is not None:
+        mmengine_logging.print_log(message, logger='current', level=level)
+    else:
+        logging.getLogger(__name__).log(level, message)

@@ -1,6 +1,7 @@
 """GPU figures of LSNet: SKA kernels, backbone throughput, detector and segmenter train steps.
 
-    python tools/benchmark_gpu.py [--parts ska backbone retinanet semfpn] [--iters N]
+    python tools/analysis_tools/benchmark_gpu.py [--parts ska backbone retinanet semfpn] \
+        [--iters N]
 
 - ska: SKA forward + backward at LSNet-T's SKA shapes at 1333x800 (batch 2): ska_torch,
   the fused Triton kernels, and ska_torch through torch.compile; called from Python and
@@ -18,18 +19,17 @@ defaults (off for matrix products, on for cuDNN convolutions).
 import argparse
 import os.path as osp
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import lsnet_dense.ops as ops  # noqa: E402
-from lsnet_dense import LSNet  # noqa: E402
-from lsnet_dense.analysis import build_model_from_config  # noqa: E402
-from lsnet_dense.analysis.speed import prepare_for_inference, time_side_by_side  # noqa: E402
+import lsnet_dense.ops as ops
+from lsnet_dense import LSNet
+from lsnet_dense.analysis.speed import prepare_for_inference, time_side_by_side
+from lsnet_dense.apis import build_model_from_config
+from lsnet_dense.cli import set_up_tool_process
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # SKA's (B, C, G, H, W) in LSNet-T at 1333x800 (padded to 1344x800), batch 2: stages 2 and 3.
 LSNET_T_SKA_SHAPES = [(2, 128, 16, 50, 84), (2, 256, 32, 25, 42)]
 
@@ -189,6 +189,7 @@ def benchmark_semfpn(args, batch=4):
 
 def main(argv=None):
     args = parse_args(argv)
+    set_up_tool_process()
     print(f'device: {torch.cuda.get_device_name()}, torch {torch.__version__}', flush=True)
     if 'ska' in args.parts:
         benchmark_ska()

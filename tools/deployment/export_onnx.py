@@ -1,7 +1,9 @@
 """Export an LSNet detector / segmenter, or the bare backbone, to ONNX (torch's own exporter).
 
-    python tools/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx [--shape H W] [--dynamic]
-    python tools/export_onnx.py --backbone {t,s,b} [--checkpoint FILE] --shape H W --out FILE.onnx
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx [--shape H W] \
+        [--dynamic]
+    python tools/deployment/export_onnx.py --backbone {t,s,b} [--checkpoint FILE] --shape H W \
+        --out FILE.onnx
 
 Writes FILE.onnx (Mask R-CNN also FILE.roi_bbox.onnx and FILE.roi_mask.onnx) and FILE.json, the
 description a runtime needs. Then runs the files in ONNX Runtime and prints, per output, the
@@ -15,11 +17,10 @@ import sys
 
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense import LSNet  # noqa: E402
-from lsnet_dense.deploy import (TOLERANCE, ExportMismatch, export_backbone,  # noqa: E402
-                                export_model)
-from lsnet_dense.engine import PreflightError  # noqa: E402
+from lsnet_dense import LSNet
+from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.deploy import TOLERANCE, export_backbone, export_model
+from lsnet_dense.errors import ExportMismatch
 
 
 def parse_args(argv=None):
@@ -54,19 +55,19 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    set_up_tool_process()
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    try:
-        if args.backbone:
-            report = export_backbone(args.backbone, args.out, args.shape,
-                                     args.backbone_checkpoint, args.dynamic, args.tolerance)
-        else:
-            report = export_model(args.config, args.checkpoint, args.out, args.shape,
-                                  args.dynamic, args.cfg_options, args.tolerance)
-        failed = None
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
-    except ExportMismatch as error:
-        report, failed = error.report, error
+    failed = None
+    with exit_on_error():
+        try:
+            if args.backbone:
+                report = export_backbone(args.backbone, args.out, args.shape,
+                                         args.backbone_checkpoint, args.dynamic, args.tolerance)
+            else:
+                report = export_model(args.config, args.checkpoint, args.out, args.shape,
+                                      args.dynamic, args.cfg_options, args.tolerance)
+        except ExportMismatch as error:  # the differences are printed before the exit
+            report, failed = error.report, error
     size = 'dynamic size' if args.dynamic else f'{args.shape[0]}x{args.shape[1]}'
     print(f'exported ({size}): {", ".join(report.files)}')
     print(f'ONNX Runtime vs PyTorch at {2 if args.dynamic else 1}x3x{args.shape[0]}x'

@@ -1,30 +1,20 @@
-"""Turn segmentation test results into mIoU tables (Markdown, CSV and JSON).
+"""mIoU tables (Markdown, CSV, JSON) from the metrics that tools/test.py saved (mmseg's IoUMetric).
 
-    python tools/report_seg.py RESULT [RESULT ...] [--out-dir DIR] [--compare-published]
-
-Each RESULT is a ``test_metrics.json`` written by tools/test.py, or the work dir holding one.
-The numbers are mmseg's IoUMetric results as the configs' ``PerClassIoUMetric`` returns them
-(percent): aAcc, mIoU, mAcc and, per class, IoU and Acc. Writes DIR/seg_report.md,
-DIR/seg_summary.csv, DIR/seg_per_class.csv and DIR/seg_report.json, and prints the Markdown.
-With --compare-published, runs of the published Semantic FPN configs are shown beside the
+The numbers are those the configs' ``PerClassIoUMetric`` returns (percent): aAcc, mIoU, mAcc
+and, per class, IoU and Acc; runs of the published Semantic FPN configs can be shown beside the
 paper's mIoU.
 """
-import argparse
 import csv
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
+from .markdown import markdown_table
+from .published import PUBLISHED_MIOU
+
 SUMMARY_METRICS = ('aAcc', 'mIoU', 'mAcc')
-PER_CLASS_KEY = 'per_class'  # as lsnet_dense.evaluation.PerClassIoUMetric names it
-# ADE20K val mIoU of the LSNet paper (single scale), by config name.
-PUBLISHED_MIOU = {
-    'semfpn_lsnet_t_ade20k': 40.1,
-    'semfpn_lsnet_s_ade20k': 41.6,
-    'semfpn_lsnet_b_ade20k': 43.1,
-}
+PER_CLASS_KEY = 'per_class'  # where PerClassIoUMetric puts the per-class values
 
 
 class ReportError(Exception):
@@ -83,12 +73,6 @@ def per_class_rows(run: Dict) -> List[List[str]]:
     return rows
 
 
-def markdown_table(rows: List[List[str]]) -> str:
-    lines = ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
-    lines += ['| ' + ' | '.join(row) + ' |' for row in rows[1:]]
-    return '\n'.join(lines)
-
-
 def markdown_report(runs: List[Dict], compare_published: bool) -> str:
     parts = ['## Semantic segmentation results', '',
              markdown_table(summary_rows(runs, compare_published))]
@@ -125,31 +109,3 @@ def write_report(runs: List[Dict], out_dir: str, compare_published: bool) -> Dic
                          if compare_published else {}))
             for run in runs]}, f, indent=2)
     return paths
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description='mIoU tables from segmentation test results')
-    parser.add_argument('results', nargs='+',
-                        help='test_metrics.json files, or work dirs holding one')
-    parser.add_argument('--out-dir', help='where the report files go (default: beside the '
-                        'first results file)')
-    parser.add_argument('--compare-published', action='store_true',
-                        help="add the paper's Semantic FPN mIoU beside matching runs")
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    try:
-        runs = [load_run(path) for path in args.results]
-    except ReportError as error:
-        sys.exit(f'error: {error}')
-    out_dir = args.out_dir or osp.dirname(osp.abspath(runs[0]['file']))
-    paths = write_report(runs, out_dir, args.compare_published)
-    with open(paths['markdown']) as f:
-        print(f.read())
-    print('written: ' + ', '.join(paths.values()))
-
-
-if __name__ == '__main__':
-    main()

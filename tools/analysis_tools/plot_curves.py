@@ -1,7 +1,8 @@
 """Plot the losses, learning rate and validation metrics of a training run into a PNG.
 
-    python tools/plot_curves.py WORK_DIR [--out curves.png] [--metrics coco/bbox_mAP ...]
-    python tools/plot_curves.py WORK_DIR/20250101_120000/vis_data/scalars.json
+    python tools/analysis_tools/plot_curves.py WORK_DIR [--out curves.png] \
+        [--metrics coco/bbox_mAP ...]
+    python tools/analysis_tools/plot_curves.py WORK_DIR/20250101_120000/vis_data/scalars.json
 
 Reads mmengine's scalar log (``vis_data/scalars.json``, one JSON record per line, as written by
 ``LocalVisBackend``; the ``TIMESTAMP.json`` log has the same format). Given a work dir, the

@@ -1,7 +1,7 @@
 """Parameters and FLOPs of a detector / segmenter config, or of the bare LSNet classifier.
 
-    python tools/get_flops.py CONFIG [--shape H W] [--deploy]
-    python tools/get_flops.py --backbone t [--shape 224 224] [--deploy]
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--deploy]
+    python tools/analysis_tools/get_flops.py --backbone t [--shape 224 224] [--deploy]
 
 Prints the backbone, the neck, the head(s) and the whole model. ``--backbone`` counts the
 published ImageNet classifier (backbone + BatchNorm1d/Linear 1000-class head on the pooled last
@@ -9,16 +9,15 @@ stage); at 224x224 it also prints the paper's figures beside its own.
 """
 import argparse
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.analysis import (FLOP_CONVENTION, TensorForward,  # noqa: E402
-                                  analyze_complexity, build_model_from_config, synthetic_batch)
-from lsnet_dense.engine import PreflightError  # noqa: E402
-from lsnet_dense.models.classifier import LSNetClassifier  # noqa: E402
+from lsnet_dense.analysis import (FLOP_CONVENTION, TensorForward, analyze_complexity,
+                                  synthetic_batch)
+from lsnet_dense.apis import build_model_from_config
+from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.models.classifier import LSNetClassifier
 
 PAPER_SHAPE = (224, 224)
 DEFAULT_SHAPES = {'classification': PAPER_SHAPE, 'mmdet': (800, 1344), 'mmseg': (512, 512)}
@@ -56,9 +55,7 @@ def classifier_complexity(arch, shape, deploy):
 
 
 def config_complexity(config, shape, deploy, cfg_options):
-    model, cfg = build_model_from_config(config, cfg_options)
-    if deploy:
-        model.backbone.switch_to_deploy()
+    model, cfg = build_model_from_config(config, cfg_options, deploy=deploy)
     inputs, data_samples = synthetic_batch(cfg.default_scope, 1, *shape)
     wrapped = TensorForward(model, data_samples)
     heads = [f'model.{name}' for name, _ in model.named_children()
@@ -105,7 +102,8 @@ def format_table(title, complexity, shape, deploy):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    set_up_tool_process()
+    with exit_on_error():
         if args.backbone:
             shape = tuple(args.shape or DEFAULT_SHAPES['classification'])
             title, complexity = classifier_complexity(args.backbone, shape, args.deploy)
@@ -117,8 +115,6 @@ def main(argv=None):
             shape = tuple(args.shape)
             title, complexity = config_complexity(args.config, shape, args.deploy,
                                                   args.cfg_options)
-    except PreflightError as error:
-        sys.exit(f'error: {error}')
     print(format_table(title, complexity, shape, args.deploy))
     if args.backbone and shape == PAPER_SHAPE:
         print(paper_comparison(args.backbone, complexity, args.deploy))

@@ -21,7 +21,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from .checkpoint import adapt_state_dict, extract_backbone_state_dict, stored_state_dict
+from lsnet_dense.models.backbones.lsnet import LSNet
+from lsnet_dense.models.backbones.pretrained import adapt_state_dict, extract_backbone_state_dict
+from .reading import WRAPPER_PREFIX, stored_state_dict
 
 VARIANTS = ('t', 's', 'b')
 BACKBONE_PREFIX = 'backbone.'
@@ -89,7 +91,6 @@ class ConversionReport:
 @lru_cache(maxsize=None)
 def _variant_shapes(arch: str) -> Dict[str, tuple]:
     """Shapes of the state dict of an LSNet variant (built once)."""
-    from ..backbones import LSNet  # the backbone module imports this package's utils
     return {k: tuple(v.shape) for k, v in LSNet(arch).state_dict().items()}
 
 
@@ -157,7 +158,7 @@ def _strip_module_prefix(state_dict: Mapping[str, Tensor], report: ConversionRep
     """Keys without the ``module.`` of (Distributed)DataParallel wrappers."""
     stripped = {}
     for key, value in state_dict.items():
-        new_key = key[len('module.'):] if key.startswith('module.') else key
+        new_key = key.removeprefix(WRAPPER_PREFIX)
         if new_key != key:
             report.renamed.append((key, new_key))
         stripped[new_key] = value
@@ -188,7 +189,6 @@ def _fit_backbone(backbone: Dict[str, Tensor], arch: str, report: ConversionRepo
 
     ``prefix`` is the backbone's key prefix in the converted file, for the report.
     """
-    from ..backbones import LSNet
     target = LSNet(arch).state_dict()
     adapted, _ = adapt_state_dict(backbone, target, report.source)
     fitted = {}

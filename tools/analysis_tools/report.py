@@ -1,6 +1,7 @@
 """COCO AP tables (Markdown, CSV, JSON) from tools/test.py's test_metrics.json.
 
-    python tools/report.py work_dirs/retinanet_lsnet_t_coco/test_metrics.json [--published auto]
+    python tools/analysis_tools/report.py work_dirs/retinanet_lsnet_t_coco/test_metrics.json \
+        [--published auto]
 
 The numbers are mmdet's CocoMetric results (pycocotools' COCOeval), in percent.
 """
@@ -9,9 +10,7 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense.evaluation import (PUBLISHED_COCO, coco_tables, to_csv,  # noqa: E402
-                                    to_markdown)
+from lsnet_dense.evaluation import PUBLISHED_COCO, coco_tables, to_csv, to_markdown
 
 
 def parse_args():

@@ -14,9 +14,9 @@ A build is written into a hidden folder and renamed into place only once it succ
 killed build is never used; a lock lets clones that set up at the same time share one build.
 Usage (the Makefile runs both with the venv's Python):
 
-    python tools/install_mmcv.py          # install mmcv (without its dependencies)
-    python tools/install_mmcv.py --check  # once mmcv's dependencies are installed too: run real
-                                          # ops (nms, roi_align), or stop saying why
+    python tools/misc/install_mmcv.py          # install mmcv (without its dependencies)
+    python tools/misc/install_mmcv.py --check  # once mmcv's dependencies are installed too: run
+                                               # real ops (nms, roi_align), or stop saying why
 """
 import fcntl
 import glob
@@ -30,7 +30,7 @@ import sys
 import tarfile
 import tempfile
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Runs in a fresh interpreter: the ops must load and give known answers.
 OPS_CHECK = """

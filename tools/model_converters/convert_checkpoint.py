@@ -1,10 +1,11 @@
 """Convert a published LSNet checkpoint into a file this toolkit loads with ``strict=True``.
 
     # ImageNet classifier -> backbone-only pretrained file for a config's init_cfg
-    python tools/convert_checkpoint.py lsnet_t.pth pretrained/lsnet_t.pth [--arch t]
+    python tools/model_converters/convert_checkpoint.py lsnet_t.pth pretrained/lsnet_t.pth \
+        [--arch t]
     # RetinaNet / Mask R-CNN (mmdet 2.x) or Semantic FPN (mmseg 0.x) -> mmdet 3.x / mmseg 1.x
-    python tools/convert_checkpoint.py retinanet_lsnet_t.pth retinanet_lsnet_t_v3.pth \
-        --config configs/retinanet_lsnet_t_coco.py
+    python tools/model_converters/convert_checkpoint.py retinanet_lsnet_t.pth \
+        retinanet_lsnet_t_v3.pth --config configs/retinanet_lsnet_t_coco.py
 
 Every renamed, dropped, resized or unplaceable key is listed. The variant is detected from the
 tensor shapes; a file of another variant than ``--arch`` (or than the config's backbone) or of
@@ -14,16 +15,14 @@ the config's model; without it, the neck and head tensors are kept unchecked.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense import LSNet  # noqa: E402
-from lsnet_dense.engine import PreflightError  # noqa: E402
-from lsnet_dense.models.utils import load_checkpoint_file  # noqa: E402
-from lsnet_dense.models.utils.conversion import VARIANTS, convert_checkpoint  # noqa: E402
+from lsnet_dense import LSNet
+from lsnet_dense.checkpoints import load_checkpoint_file
+from lsnet_dense.checkpoints.conversion import VARIANTS, convert_checkpoint
+from lsnet_dense.cli import exit_on_error, set_up_tool_process
 
 
 def parse_args(argv=None):
@@ -43,7 +42,7 @@ def parse_args(argv=None):
 
 def config_target(config, cfg_options):
     """The config's model (to check against) and its backbone's variant, if a named one."""
-    from lsnet_dense.analysis import build_model_from_config
+    from lsnet_dense.apis import build_model_from_config
     model, cfg = build_model_from_config(config, cfg_options)
     arch = cfg.model.backbone.get('arch')
     if isinstance(arch, str):
@@ -53,8 +52,9 @@ def config_target(config, cfg_options):
 
 def main(argv=None):
     args = parse_args(argv)
+    set_up_tool_process()
     model, arch = None, args.arch
-    try:
+    with exit_on_error(ValueError, FileNotFoundError):
         if args.config:
             model, config_arch = config_target(args.config, args.cfg_options)
             if args.arch and config_arch and args.arch != config_arch:
@@ -64,8 +64,6 @@ def main(argv=None):
         checkpoint = load_checkpoint_file(args.src)
         converted, report = convert_checkpoint(
             checkpoint, args.src, arch, None if model is None else model.state_dict())
-    except (PreflightError, ValueError, FileNotFoundError) as error:
-        sys.exit(f'error: {error}')
 
     print(report.summary() if args.quiet else report.format())
     if report.layout != 'detection/segmentation':

@@ -1,30 +1,30 @@
 """Inference latency and throughput of an LSNet backbone or a whole detector / segmenter.
 
-    python tools/benchmark.py --backbone t [--shape 512 512] [--compare resnet18 mobilenetv2]
-    python tools/benchmark.py CONFIG [--part model|backbone] [--shape H W] [--batch N]
-        [--device cpu|cuda] [--deploy] [--channels-last] [--compile] [--threads N]
-    python tools/benchmark.py --backend onnxruntime --backbone t --compare resnet18 mobilenetv2
-        [--threads 2] [--ort-optimization all|extended|basic]
+    python tools/analysis_tools/benchmark.py --backbone t [--shape 512 512] \
+        [--compare resnet18 mobilenetv2]
+    python tools/analysis_tools/benchmark.py CONFIG [--part model|backbone] [--shape H W] \
+        [--batch N] [--device cpu|cuda] [--deploy] [--channels-last] [--compile] [--threads N]
+    python tools/analysis_tools/benchmark.py --backend onnxruntime --backbone t \
+        --compare resnet18 mobilenetv2 [--threads 2] [--ort-optimization all|extended|basic]
 
 Latency is the median over the timed runs after the warm-up runs; all models measured in one
 run are called in turns, so their ratio is fair even on a busy machine. Weights are random:
 speed does not depend on them. With ``--backend onnxruntime`` every model is first exported
-with torch's ONNX exporter (LSNet as tools/export_onnx.py writes it) and all run with the same
-session options.
+with torch's ONNX exporter (LSNet as tools/deployment/export_onnx.py writes it) and all run
+with the same session options.
 """
 import argparse
 import os.path as osp
-import sys
 import tempfile
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from lsnet_dense import LSNet  # noqa: E402
-from lsnet_dense.analysis import build_model_from_config, synthetic_batch  # noqa: E402
-from lsnet_dense.analysis.speed import (onnxruntime_calls, prepare_for_inference,  # noqa: E402
+from lsnet_dense import LSNet
+from lsnet_dense.analysis import synthetic_batch
+from lsnet_dense.analysis.speed import (onnxruntime_calls, prepare_for_inference,
                                         time_side_by_side)
-from lsnet_dense.engine import PreflightError  # noqa: E402
+from lsnet_dense.apis import build_model_from_config, deploy_model
+from lsnet_dense.cli import exit_on_error, set_up_tool_process
 
 
 def resnet18():
@@ -116,7 +116,7 @@ def build_calls(args, folder):
             calls[f'{name} backbone'] = lambda: model(images)
         else:
             if args.deploy:
-                detector.backbone.switch_to_deploy()
+                deploy_model(detector)
             settings['deploy'] = False
             model = prepare_for_inference(detector, **settings)
             _, samples = synthetic_batch(cfg.default_scope, args.batch, *args.shape)
@@ -137,7 +137,7 @@ def describe_settings(args):
         return (f'{size}, ONNX Runtime {onnxruntime.__version__} ({args.device}, {threads}, '
                 f'graph optimisation {args.ort_optimization}), exported with torch.onnx.export '
                 f'(dynamo){", compared backbones Conv+BN folded first" if args.deploy else ""}'
-                f'; LSNet folded as tools/export_onnx.py writes it; {rounds}')
+                f'; LSNet folded as tools/deployment/export_onnx.py writes it; {rounds}')
     threads = torch.get_num_threads()
     flags = [name for name, on in (('deploy', args.deploy), ('channels_last', args.channels_last),
                                    ('torch.compile', args.compile)) if on]
@@ -148,13 +148,12 @@ def describe_settings(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    set_up_tool_process()
     if args.threads and args.backend == 'torch':
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
-        try:
+        with exit_on_error():
             calls = build_calls(args, folder)
-        except PreflightError as error:
-            sys.exit(f'error: {error}')
         timings = time_side_by_side(calls, args.batch, args.warmup, args.iters, args.device)
     print(describe_settings(args))
     reference = timings[0]

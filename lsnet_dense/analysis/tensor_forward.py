@@ -1,46 +1,9 @@
-"""Building a detector / segmenter from a config for analysis, and synthetic batches for it."""
-from typing import List, Optional, Tuple
+"""Synthetic inputs for analysing a detector / segmenter, and its forward as tensors in and out."""
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from torch import Tensor
-
-from lsnet_dense.engine import load_config, load_model_checkpoint
-
-
-def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
-                            checkpoint: Optional[str] = None, pretrained: bool = False,
-                            device: str = 'cpu') -> Tuple[nn.Module, Config]:
-    """The model of an mmdet / mmseg config, in eval mode.
-
-    Args:
-        config: config file path.
-        cfg_options: overrides, as ``--cfg-options`` gives them.
-        checkpoint: weights to load strictly into the whole model (an error naming the first
-            tensor that does not fit, see :func:`lsnet_dense.engine.load_model_checkpoint`).
-        pretrained: keep the backbone's ``init_cfg`` (loading the ImageNet file); by default it
-            is dropped, since analysis needs no weights and the file may not be there.
-        device: where the model goes.
-
-    Returns:
-        ``(model, cfg)``.
-    """
-    cfg = load_config(config, cfg_options)
-    init_default_scope(cfg.default_scope)
-    if cfg.default_scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmseg.registry import MODELS
-    if not pretrained:
-        cfg.model.backbone.pop('init_cfg', None)
-    model = MODELS.build(cfg.model)
-    if pretrained:
-        model.init_weights()
-    if checkpoint is not None:
-        load_model_checkpoint(model, checkpoint)
-    return model.to(device).eval(), cfg
 
 
 def synthetic_batch(scope: str, batch: int, height: int, width: int, device: str = 'cpu'
