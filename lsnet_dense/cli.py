@@ -1,8 +1,8 @@
 """Command-line plumbing shared by the scripts in tools/.
 
 What a tool sets up as it starts, the launcher options of ``tools/train.py`` and
-``tools/test.py``, how a tool stops on this toolkit's errors, and how the demos run the other
-tools.
+``tools/test.py`` and how they build their runner, how a tool stops on this toolkit's errors, and
+how the demos run the other tools.
 """
 import argparse
 import collections
@@ -12,6 +12,10 @@ import os.path as osp
 import subprocess
 import sys
 from typing import Callable, Optional
+
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from lsnet_dense.engine import trust_local_checkpoints
 from lsnet_dense.errors import PreflightError
@@ -40,6 +44,12 @@ def parse_with_launcher(parser: argparse.ArgumentParser, argv=None) -> argparse.
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner, as mmdet's and mmseg's tools build it: its own ``runner_type`` if it
+    names one, else mmengine's :class:`Runner`."""
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
 
 
 @contextlib.contextmanager

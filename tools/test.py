@@ -13,10 +13,9 @@ import sys
 
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from lsnet_dense.cli import exit_on_error, parse_with_launcher, set_up_tool_process
+from lsnet_dense.cli import (build_runner, exit_on_error, parse_with_launcher,
+                             set_up_tool_process)
 from lsnet_dense.deploy import onnx_model_config
 from lsnet_dense.engine import check_checkpoint, check_datasets, distributed, load_run_config
 from lsnet_dense.errors import PreflightError
@@ -70,7 +69,7 @@ def build_config(args):
 
 def run_test(cfg, args):
     """Run the test loop and return its metrics; the runner lives in this frame alone."""
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if args.deploy:
         # The checkpoint is loaded at the start of runner.test(); fold right after it.
         runner.register_hook(dict(type='SwitchToDeployHook'))

@@ -4,11 +4,11 @@
 """
 import argparse
 
+import torch
 from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from lsnet_dense.cli import exit_on_error, parse_with_launcher, set_up_tool_process
+from lsnet_dense.cli import (build_runner, exit_on_error, parse_with_launcher,
+                             set_up_tool_process)
 from lsnet_dense.engine import (amp_optim_wrapper, check_checkpoint, check_datasets,
                                 check_pretrained, distributed, latest_checkpoint,
                                 load_run_config)
@@ -39,7 +39,6 @@ def parse_args():
 def build_config(args):
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
-        import torch
         if not torch.cuda.is_available():
             raise PreflightError('--amp needs a CUDA GPU; mmengine has no CPU mixed precision')
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
@@ -65,7 +64,7 @@ def build_config(args):
 
 def run_train(cfg):
     # The runner lives in this frame alone: it is gone when distributed() ends the group.
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 
