@@ -1,3 +1,6 @@
+"""Set-up of the whole test run. It stays at the top of tests/: pytest's default (prepend)
+import mode puts this file's folder on sys.path, which is how the test modules in every
+subfolder import ``helpers`` and ``reference_lsnet``."""
 import json
 
 import pytest

@@ -1,12 +1,30 @@
-"""Helpers shared by the tests: random published-shape weights, BatchNorm calibration."""
+"""Helpers shared by the tests: the repository's paths, random published-shape weights, BatchNorm
+calibration, models built from the configs, loading a tool as a module, small configs.
+
+OpenMMLab is imported inside the functions that need it: tests/test_models/test_torch_only.py
+imports this module in an interpreter where mmengine, mmcv, mmdet and mmseg cannot be imported.
+"""
+import copy
+import functools
+import glob
+import importlib.util
 import math
+import os.path as osp
+import sys
+import textwrap
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
+from lsnet_dense import LSNet
 from reference_lsnet import bias_index as relative_offset_index
 
-REFERENCE_JSON = Path(__file__).parent / 'data' / 'lsnet_official_state_dict_shapes.json'
+TESTS = osp.dirname(osp.abspath(__file__))
+ROOT = osp.dirname(TESTS)  # the repository
+REFERENCE_JSON = Path(TESTS, 'data', 'lsnet_official_state_dict_shapes.json')
+COCO_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_coco.py')))
 
 
 def random_state_dict(shapes, seed=0):
@@ -57,3 +75,206 @@ def calibrate_batchnorm(model, x):
     model(x)
     model.eval()
     return model
+
+
+def randomised_lsnet(arch, shapes):
+    """An LSNet with random weights and data-calibrated BatchNorm statistics, in eval mode."""
+    model = LSNet(arch)
+    model.load_state_dict(random_state_dict(shapes), strict=True)
+    calibration = torch.randn(8, 3, 128, 128, generator=torch.Generator().manual_seed(7))
+    return calibrate_batchnorm(model, calibration)
+
+
+# The neck settings of the published models (LSNET_SPEC.md) and their output strides.
+NECK_SETTINGS = {
+    'retinanet': (dict(start_level=0, num_outs=5, add_extra_convs='on_input'),
+                  [8, 16, 32, 64, 128]),
+    'mask_rcnn': (dict(start_level=0, num_outs=5, num_extra_trans_convs=1), [4, 8, 16, 32, 64]),
+    'semfpn': (dict(num_outs=4), [8, 16, 32, 64]),
+}
+
+# mmdet FPN settings: published (RetinaNet, Semantic FPN, Mask R-CNN's coarse levels) and others.
+FPN_SETTINGS = [
+    dict(num_outs=4),
+    dict(start_level=0, num_outs=5, add_extra_convs='on_input'),
+    dict(num_outs=5),
+    dict(start_level=1, num_outs=5, add_extra_convs='on_output', relu_before_extra_convs=True),
+    dict(num_outs=6, add_extra_convs='on_lateral'),
+    dict(num_outs=5, add_extra_convs=True, upsample_cfg=dict(scale_factor=2, mode='nearest')),
+    dict(start_level=1, end_level=2, num_outs=2),
+    dict(num_outs=4, no_norm_on_lateral=True, norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')),
+]
+
+
+def build_neck(task, arch):
+    """The published neck of ``task`` (a key of NECK_SETTINGS) on LSNet-``arch``."""
+    from lsnet_dense import LSNetFPN
+    return LSNetFPN(in_channels=list(LSNet.arch_settings[arch]['embed_dims']), out_channels=256,
+                    **NECK_SETTINGS[task][0])
+
+
+def random_fpn_state(module, seed=0):
+    """The module's tensors with random values (BatchNorm variances positive)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {k: (torch.rand(v.shape, generator=gen) + 0.5 if k.endswith('running_var') else
+                torch.randn(v.shape, generator=gen) if v.is_floating_point() else v)
+            for k, v in module.state_dict().items()}
+
+
+def build_detector(config_path):
+    """The config's detector without pretrained weights, and the config."""
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(config_path)
+    cfg.model.backbone.init_cfg = None  # the published weights are not available here
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return MODELS.build(cfg.model), cfg
+
+
+@functools.lru_cache(maxsize=None)
+def load_seg_config(name):
+    """configs/NAME (shared between tests: do not modify it)."""
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, 'configs', name))
+
+
+def build_segmentor(cfg, train_size):
+    """The config's model without pretrained weights, padding training batches to train_size."""
+    from mmengine.model import revert_sync_batchnorm
+    from mmseg.registry import MODELS
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.init_cfg = None
+    model_cfg.data_preprocessor.size = train_size
+    # What mmengine's runner does outside distributed training.
+    return revert_sync_batchnorm(MODELS.build(model_cfg))
+
+
+IGNORE_INDEX = 255  # mmseg's label of pixels that no metric counts
+
+
+def seg_batch(sizes, num_classes, seed=0):
+    """Random uint8 images with random labels (some ignored), as a pipeline would pack them."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    gen = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for h, w in sizes:
+        inputs.append(torch.randint(0, 256, (3, h, w), generator=gen, dtype=torch.uint8))
+        label = torch.randint(0, num_classes, (1, h, w), generator=gen)
+        label[:, :h // 4] = IGNORE_INDEX
+        sample = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+        sample.gt_sem_seg = PixelData(data=label)
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def seg_loss_and_predict(model, train_sizes, test_size, num_classes):
+    """A training step (finite loss, gradients down to the stem), then inference at test_size."""
+    model.train()
+    data = model.data_preprocessor(seg_batch(train_sizes, num_classes), training=True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.backbone.patch_embed[0].c.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        results = model.test_step(seg_batch([test_size], num_classes, seed=1))
+    assert results[0].pred_sem_seg.data.shape == (1, *test_size)
+    assert results[0].seg_logits.data.shape == (num_classes, *test_size)
+
+
+def confusion_matrix(predictions, labels, num_classes):
+    """(num_classes, num_classes) pixel counts, rows = ground truth, ignoring IGNORE_INDEX
+    pixels."""
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    for prediction, label in zip(predictions, labels):
+        keep = label != IGNORE_INDEX
+        pairs = label[keep].astype(np.int64) * num_classes + prediction[keep]
+        matrix += np.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return matrix
+
+
+def scores_from_confusion(matrix):
+    """Percent summary and per-class IoU/Acc (NaN where a ratio is 0/0)."""
+    hits, truth, predicted = np.diag(matrix), matrix.sum(1), matrix.sum(0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = hits / (truth + predicted - hits)
+        acc = hits / truth
+    summary = dict(aAcc=hits.sum() / matrix.sum(), mIoU=np.nanmean(iou), mAcc=np.nanmean(acc))
+    return {k: v * 100 for k, v in summary.items()}, iou * 100, acc * 100
+
+
+def load_tool(path):
+    """tools/PATH.py (e.g. ``'analysis_tools/get_flops'``) as a module, so tests call its
+    main(argv) without a subprocess."""
+    spec = importlib.util.spec_from_file_location(f'tool_{osp.basename(path)}',
+                                                  osp.join(ROOT, 'tools', f'{path}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def refusal_of(path, *args, monkeypatch):
+    """The error with which tools/PATH.py's main() stops for these arguments, in this process.
+
+    For refusals that come before anything is built (the pre-flight checks): a subprocess would
+    spend nearly all its time importing. The tool stops with ``sys.exit('error: ...')``, which is
+    what a user sees, with exit status 1; any other exception fails the test.
+    """
+    tool = load_tool(path)
+    monkeypatch.setattr(sys, 'argv', [f'{osp.basename(path)}.py', *map(str, args)])
+    with pytest.raises(SystemExit) as stopped:
+        tool.main()
+    assert isinstance(stopped.value.code, str), stopped.value.code  # exit status 1, a message
+    return stopped.value.code
+
+
+def write_config(tmp_path, text, name='model_cfg.py'):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+# A RetinaNet on LSNet-T as the published one (neck and head settings), without datasets.
+RETINANET_CONFIG = textwrap.dedent('''
+    _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
+    default_scope = 'mmdet'
+    custom_imports = dict(imports=['lsnet_dense'], allow_failed_imports=False)
+    model = dict(
+        backbone=dict(_delete_=True, type='LSNet', arch='t', out_indices=(0, 1, 2, 3)),
+        neck=dict(_delete_=True, type='LSNetFPN', in_channels=[64, 128, 256, 384],
+                  out_channels=256, start_level=0, add_extra_convs='on_input', num_outs=5))
+''')
+
+# Semantic FPN on LSNet-T as published, without datasets.
+SEMFPN_CONFIG = textwrap.dedent('''
+    _base_ = 'mmseg::_base_/models/fpn_r50.py'
+    default_scope = 'mmseg'
+    custom_imports = dict(imports=['lsnet_dense'], allow_failed_imports=False)
+    norm_cfg = dict(type='BN', requires_grad=True)
+    model = dict(
+        pretrained=None,
+        backbone=dict(_delete_=True, type='LSNet', arch='t', out_indices=(0, 1, 2, 3)),
+        neck=dict(type='LSNetFPN', in_channels=[64, 128, 256, 384], out_channels=256,
+                  num_outs=4),
+        decode_head=dict(feature_strides=[8, 16, 32, 64], num_classes=150, norm_cfg=norm_cfg))
+''')
+
+# The same models with what inference needs: a test pipeline and a visualizer.
+RETINANET_INFERENCE_CONFIG = RETINANET_CONFIG + textwrap.dedent('''
+    visualizer = dict(type='DetLocalVisualizer', name='visualizer')
+    test_dataloader = dict(dataset=dict(type='CocoDataset', pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='PackDetInputs',
+             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]))
+''')
+SEMFPN_INFERENCE_CONFIG = SEMFPN_CONFIG + textwrap.dedent('''
+    visualizer = dict(type='SegLocalVisualizer', name='visualizer')
+    test_dataloader = dict(dataset=dict(type='ADE20KDataset', pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='PackSegInputs')]))
+''')

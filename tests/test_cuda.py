@@ -4,7 +4,6 @@ Skipped where no CUDA device is present (as in CI). Float32 comparisons turn TF3
 they measure the implementation rather than the reduced-precision matrix units.
 """
 import copy
-import glob
 import os.path as osp
 
 import pytest
@@ -14,18 +13,12 @@ from mmdet.testing import demo_mm_inputs
 from lsnet_dense import LSNet
 from lsnet_dense.models.layers import Attention
 from lsnet_dense.ops import ska, ska_torch
-from helpers import random_state_dict
-from test_backbone import _randomised
-from test_det_configs import build_detector
-from test_neck import NECK_SETTINGS, build_neck
-from test_seg_configs import build_model as build_segmentor
-from test_seg_configs import load as load_seg_config
-from test_seg_configs import loss_and_predict as seg_loss_and_predict
+from helpers import (COCO_CONFIGS, NECK_SETTINGS, ROOT, build_detector, build_neck,
+                     build_segmentor, load_seg_config, random_state_dict, randomised_lsnet,
+                     seg_loss_and_predict)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA device')
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-COCO_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_coco.py')))
 # SKA's inputs in LSNet-T at 1333x800 (padded to 1344x800), batch 2: stages 2 and 3.
 LSNET_T_SKA_SHAPES = [(2, 128, 16, 50, 84), (2, 256, 32, 25, 42)]
 
@@ -113,7 +106,8 @@ def test_ska_mixed_dtypes_promote_like_ska_torch():
 
 @pytest.mark.parametrize('arch', ['t', 's', 'b'])
 def test_backbone_on_cuda_equals_cpu(arch, reference_shapes):
-    model = _randomised(arch, reference_shapes['backbone_detection'][f'lsnet_{arch}']).double()
+    shapes = reference_shapes['backbone_detection'][f'lsnet_{arch}']
+    model = randomised_lsnet(arch, shapes).double()
     x = torch.randn(2, 3, 97, 131, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     with torch.no_grad():
         expected = model(x)
@@ -126,7 +120,8 @@ def test_backbone_on_cuda_equals_cpu(arch, reference_shapes):
 
 
 def test_backbone_gradients_on_cuda_equal_cpu(reference_shapes):
-    model = _randomised('t', reference_shapes['backbone_detection']['lsnet_t']).double().train()
+    shapes = reference_shapes['backbone_detection']['lsnet_t']
+    model = randomised_lsnet('t', shapes).double().train()
     x = torch.randn(2, 3, 96, 80, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
 
     def gradients(model, x):
@@ -143,7 +138,7 @@ def test_backbone_gradients_on_cuda_equal_cpu(reference_shapes):
 
 
 def test_switch_to_deploy_on_cuda_keeps_outputs(reference_shapes):
-    model = _randomised('t', reference_shapes['backbone_detection']['lsnet_t']).cuda()
+    model = randomised_lsnet('t', reference_shapes['backbone_detection']['lsnet_t']).cuda()
     x = torch.randn(2, 3, 96, 80, device='cuda')
     with torch.no_grad():
         expected = model(x)
@@ -217,7 +212,7 @@ def test_segmentor_configs_loss_and_inference_on_cuda(name):
 
 @pytest.mark.parametrize('dtype,tolerance', [(torch.float16, 1e-2), (torch.bfloat16, 5e-2)])
 def test_backbone_autocast_finite_and_close_to_float32(dtype, tolerance, reference_shapes):
-    model = _randomised('t', reference_shapes['backbone_detection']['lsnet_t']).cuda()
+    model = randomised_lsnet('t', reference_shapes['backbone_detection']['lsnet_t']).cuda()
     x = torch.randn(2, 3, 224, 160, device='cuda')
     with torch.no_grad():
         expected = model(x)
