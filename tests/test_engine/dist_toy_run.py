@@ -20,7 +20,6 @@ import json
 import os
 import os.path as osp
 import signal
-import sys
 import time
 
 import torch
@@ -33,8 +32,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))  # the repository
-from lsnet_dense.engine import distributed  # noqa: E402
+from lsnet_dense.engine import distributed
 
 
 @MODELS.register_module()
