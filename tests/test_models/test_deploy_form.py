@@ -122,3 +122,24 @@ def test_reparameterize_refuses_to_overwrite_its_input(tmp_path, monkeypatch):
     message = refusal_of('model_converters/reparameterize', osp.join(ROOT, DEMO_CONFIGS[0]),
                          trained, trained, monkeypatch=monkeypatch)
     assert 'is the input checkpoint' in message
+
+
+def test_deploy_backbone_refuses_an_unfused_pretrained_file(reference_shapes, tmp_path):
+    """A published (unfused) file would leave the folded convolutions as initialised."""
+    path = tmp_path / 'lsnet_t.pth'
+    torch.save({'model': random_state_dict(reference_shapes['classification']['lsnet_t'])}, path)
+    model = LSNet('t', deploy=True, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match='does not hold the folded .deploy. form.*'
+                       'switch_to_deploy'):
+        model.init_weights()
+
+
+def test_deploy_backbone_loads_a_folded_file(reference_shapes, tmp_path):
+    folded = LSNet('t')
+    folded.load_state_dict(random_state_dict(reference_shapes['backbone_detection']['lsnet_t']))
+    folded.switch_to_deploy()
+    path = tmp_path / 'folded.pth'
+    torch.save({'state_dict': folded.state_dict()}, path)
+    model = LSNet('t', deploy=True, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in folded.state_dict().items())

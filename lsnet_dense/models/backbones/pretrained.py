@@ -98,8 +98,9 @@ def load_pretrained(backbone: nn.Module, path: str):
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a checkpoint, holds no LSNet weights, or is of another
-            variant (the message names the first tensor and both shapes).
+        ValueError: the file is not a checkpoint, holds no LSNet weights, is of another variant
+            (the message names the first tensor and both shapes), or lacks tensors of a
+            ``deploy=True`` backbone (an unfused file for the folded form).
     """
     state_dict, dropped = extract_backbone_state_dict(load_checkpoint_file(path), path)
     state_dict, notes = adapt_state_dict(state_dict, backbone.state_dict(), path)
@@ -110,6 +111,14 @@ def load_pretrained(backbone: nn.Module, path: str):
                          'parameter of LSNet)')
     _log(f'LSNet: loading {len(matched)} tensors from {path}; ignored {len(dropped)} '
          f'non-backbone entries; {len(notes)} attention-bias tables resized')
+    missing = [key for key in backbone.state_dict() if key not in state_dict]
+    if getattr(backbone, 'deploy', False) and missing:
+        # An unfused file would leave most of the folded convolutions as initialised.
+        raise ValueError(
+            f'{path} does not hold the folded (deploy) form this LSNet(deploy=True) has: it '
+            f'lacks {len(missing)} of its tensors, e.g. {missing[0]}. Load it into '
+            'LSNet(deploy=False) and call switch_to_deploy(), or fold a detector / segmenter '
+            'checkpoint with tools/model_converters/reparameterize.py')
     incompatible = backbone.load_state_dict(state_dict, strict=False)
     if incompatible.missing_keys:
         _log(f'LSNet: missing keys in {path} (left as initialised): '
