@@ -102,16 +102,18 @@ def load_pretrained(backbone: nn.Module, path: str):
             (the message names the first tensor and both shapes), or lacks tensors of a
             ``deploy=True`` backbone (an unfused file for the folded form).
     """
+    own = backbone.state_dict()
     state_dict, dropped = extract_backbone_state_dict(load_checkpoint_file(path), path)
-    state_dict, notes = adapt_state_dict(state_dict, backbone.state_dict(), path)
-    matched = set(state_dict) & set(backbone.state_dict())
+    state_dict, notes = adapt_state_dict(state_dict, own, path)
+    matched = set(state_dict) & set(own)
     if not matched:
         raise ValueError(f'{path} holds no LSNet backbone weights (none of its '
                          f'{len(state_dict)} keys, e.g. {sorted(state_dict)[:3]}, is a '
                          'parameter of LSNet)')
     _log(f'LSNet: loading {len(matched)} tensors from {path}; ignored {len(dropped)} '
          f'non-backbone entries; {len(notes)} attention-bias tables resized')
-    missing = [key for key in backbone.state_dict() if key not in state_dict]
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
     if getattr(backbone, 'deploy', False) and missing:
         # An unfused file would leave most of the folded convolutions as initialised.
         raise ValueError(
@@ -119,13 +121,13 @@ def load_pretrained(backbone: nn.Module, path: str):
             f'lacks {len(missing)} of its tensors, e.g. {missing[0]}. Load it into '
             'LSNet(deploy=False) and call switch_to_deploy(), or fold a detector / segmenter '
             'checkpoint with tools/model_converters/reparameterize.py')
-    incompatible = backbone.load_state_dict(state_dict, strict=False)
-    if incompatible.missing_keys:
-        _log(f'LSNet: missing keys in {path} (left as initialised): '
-             + ', '.join(incompatible.missing_keys), logging.WARNING)
-    if incompatible.unexpected_keys:
-        _log(f'LSNet: unexpected keys in {path} (ignored): '
-             + ', '.join(incompatible.unexpected_keys), logging.WARNING)
+    backbone.load_state_dict(state_dict, strict=False)
+    if missing:
+        _log(f'LSNet: missing keys in {path} (left as initialised): ' + ', '.join(missing),
+             logging.WARNING)
+    if unexpected:
+        _log(f'LSNet: unexpected keys in {path} (ignored): ' + ', '.join(unexpected),
+             logging.WARNING)
 
 
 def _log(message: str, level: int = logging.INFO):
