@@ -17,7 +17,8 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from lsnet_dense.engine import trust_local_checkpoints
+from lsnet_dense.checkpoints import TRUST_ENV
+from lsnet_dense.engine import use_safe_checkpoint_loading
 from lsnet_dense.errors import PreflightError
 from lsnet_dense.warning_filters import silence_third_party_warnings
 
@@ -27,12 +28,26 @@ DEFAULT_THREADS = min(2, len(os.sched_getaffinity(0)))
 FAILURE_TAIL_LINES = 40
 
 
-def set_up_tool_process():
+def set_up_tool_process(trust_checkpoints: bool = False):
     """What importing lsnet_dense leaves to the tools: silence the third-party warnings a user
-    cannot act on, and read local checkpoints with the Python objects mmengine pickles in them
-    (see :mod:`lsnet_dense.engine.checkpoint_loader`)."""
+    cannot act on, and make mmengine read checkpoints with the toolkit's allowlist (see
+    :mod:`lsnet_dense.engine.checkpoint_loader`).
+
+    ``trust_checkpoints``: the tool's ``--trust-checkpoint``; this process and the ranks it
+    starts then unpickle checkpoints fully, with a warning at each load.
+    """
     silence_third_party_warnings()
-    trust_local_checkpoints()
+    use_safe_checkpoint_loading()
+    if trust_checkpoints:
+        os.environ[TRUST_ENV] = '1'
+
+
+def add_trust_checkpoint_argument(parser: argparse.ArgumentParser):
+    """``--trust-checkpoint``, for the tools that read checkpoints."""
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints that need more than tensors and the types '
+                        'LSNet, mmengine, mmdet and mmseg save (full unpickling, which can run '
+                        f'code: only for files you trust; as {TRUST_ENV}=1)')
 
 
 def parse_with_launcher(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:

@@ -19,3 +19,8 @@ class ExportMismatch(Exception):
         super().__init__(f'ONNX Runtime differs from PyTorch by {report.worst:.3g} relative to '
                          f'the output magnitude (tolerance {tolerance:g})')
         self.report = report
+
+
+class UntrustedCheckpointError(PreflightError):
+    """A checkpoint whose pickle needs a Python global that the toolkit does not load unless
+    told the file is trusted (see :func:`lsnet_dense.checkpoints.load_checkpoint_file`)."""

@@ -27,6 +27,7 @@ except ImportError as error:  # timm is missing, or its torchvision import faile
         f'{error}. Install it with the package\'s extra: pip install -e '
         '"/path/to/lsnet_dense[timm]" (torchvision must match your torch version).') from error
 
+from .checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
 from .models.classifier import LSNetClassifier
 from .models.backbones.pretrained import adapt_state_dict
 
@@ -59,7 +60,17 @@ def _build_classifier(arch: str, in_chans: int = 3, **kwargs) -> LSNetClassifier
     return LSNetClassifier(arch, **kwargs)
 
 
+def _read_pretrained_file(overlay: dict) -> dict:
+    """``pretrained_cfg_overlay`` with its ``file`` read by the toolkit's checkpoint loader (its
+    allowlist, errors and ``--trust-checkpoint``) and handed to timm as the state dict."""
+    checkpoint = load_checkpoint_file(overlay['file'])
+    state_dict = strip_wrapper_prefix(stored_state_dict(checkpoint, overlay['file']))
+    return dict(overlay, file=None, state_dict=state_dict)
+
+
 def _create(arch: str, pretrained: bool, **kwargs) -> LSNetClassifier:
+    if pretrained and (kwargs.get('pretrained_cfg_overlay') or {}).get('file'):
+        kwargs['pretrained_cfg_overlay'] = _read_pretrained_file(kwargs['pretrained_cfg_overlay'])
     return build_model_with_cfg(
         partial(_build_classifier, arch), f'lsnet_{arch}', pretrained,
         pretrained_filter_fn=checkpoint_filter_fn,

@@ -6,15 +6,15 @@ import json
 import pytest
 
 from helpers import REFERENCE_JSON
-from lsnet_dense.engine import trust_local_checkpoints
+from lsnet_dense.engine import use_safe_checkpoint_loading
 from lsnet_dense.warning_filters import filterwarnings_lines
 
 
 def pytest_configure(config):
     """The tools' set-up, for the tools the tests run in this process: the package's filters of
-    third-party warnings (as pytest lines: it resets filters per test), and mmengine reading the
-    toolkit's own checkpoints."""
-    trust_local_checkpoints()
+    third-party warnings (as pytest lines: it resets filters per test), and mmengine reading
+    checkpoints through the toolkit's allowlist."""
+    use_safe_checkpoint_loading()
     for line in filterwarnings_lines():
         config.addinivalue_line('filterwarnings', line)
     config.addinivalue_line('markers', 'slow: left out of `make test` to keep it under 12 minutes '

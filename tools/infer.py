@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from lsnet_dense.apis import build_model_from_config, deploy_model
-from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 from lsnet_dense.deploy import onnx_model_config
 from lsnet_dense.engine import load_config
 from lsnet_dense.errors import PreflightError
@@ -39,6 +39,7 @@ def parse_args(argv=None):
                         help='segmentation: opacity of the label overlay')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--deploy', action='store_true', help='fold the backbone first')
+    add_trust_checkpoint_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -123,7 +124,7 @@ def run(args) -> List[str]:
 
 def main(argv=None):
     args = parse_args(argv)
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     with exit_on_error():
         check_inputs(args)
     for line in run(args):

@@ -14,8 +14,8 @@ import sys
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
-from lsnet_dense.cli import (build_runner, exit_on_error, parse_with_launcher,
-                             set_up_tool_process)
+from lsnet_dense.cli import (add_trust_checkpoint_argument, build_runner, exit_on_error,
+                             parse_with_launcher, set_up_tool_process)
 from lsnet_dense.deploy import onnx_model_config
 from lsnet_dense.engine import check_checkpoint, check_datasets, distributed, load_run_config
 from lsnet_dense.errors import PreflightError
@@ -35,6 +35,7 @@ def parse_args():
                         help='fold Conv+BN and RepVGG branches of the backbone before testing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    add_trust_checkpoint_argument(parser)
     return parse_with_launcher(parser)
 
 
@@ -78,7 +79,7 @@ def run_test(cfg, args):
 
 def main():
     args = parse_args()
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     with exit_on_error():
         cfg = build_config(args)
         with distributed(cfg):

@@ -7,8 +7,8 @@ import argparse
 import torch
 from mmengine.config import DictAction
 
-from lsnet_dense.cli import (build_runner, exit_on_error, parse_with_launcher,
-                             set_up_tool_process)
+from lsnet_dense.cli import (add_trust_checkpoint_argument, build_runner, exit_on_error,
+                             parse_with_launcher, set_up_tool_process)
 from lsnet_dense.engine import (amp_optim_wrapper, check_checkpoint, check_datasets,
                                 check_pretrained, distributed, latest_checkpoint,
                                 load_run_config)
@@ -33,6 +33,7 @@ def parse_args():
                         help='deterministic algorithms (reproducible, slower)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_iters=100')
+    add_trust_checkpoint_argument(parser)
     return parse_with_launcher(parser)
 
 
@@ -70,7 +71,7 @@ def run_train(cfg):
 
 def main():
     args = parse_args()
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     with exit_on_error():
         cfg = build_config(args)
         with distributed(cfg):

@@ -1,5 +1,5 @@
 from .atomic_local_backend import AtomicLocalBackend
-from .checkpoint_loader import trust_local_checkpoints
+from .checkpoint_loader import use_safe_checkpoint_loading
 from .deploy_hook import SwitchToDeployHook
 from .dist import (CPUDistributedDataParallel, distributed, setup_distributed,
                    teardown_distributed)
@@ -18,4 +18,4 @@ __all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel', 'FiniteLossAmpOpt
            'NonFiniteLossHook', 'ReseedHook', 'StrictLoadHook',
            'SwitchToDeployHook', 'TASK_OF_SCOPE', 'check_checkpoint', 'check_datasets',
            'check_pretrained', 'check_state_dict_fits', 'latest_checkpoint', 'load_config',
-           'load_model_checkpoint', 'load_run_config', 'trust_local_checkpoints']
+           'load_model_checkpoint', 'load_run_config', 'use_safe_checkpoint_loading']

@@ -1,29 +1,61 @@
-"""Reading local checkpoints with torch >= 2.6 in the toolkit's own tools.
+"""mmengine's checkpoint loading (the runner's ``load_from``, ``--resume`` and test checkpoint,
+``init_cfg=dict(type='Pretrained')``, the inferencers) through
+:func:`lsnet_dense.checkpoints.load_checkpoint_file`.
 
-mmengine 0.10.7 calls ``torch.load`` without ``weights_only``, whose default torch 2.6 turned to
-True; the checkpoints mmengine itself writes hold Python objects (the message hub's history
-buffers, numpy scalars and dtypes), so ``tools/test.py`` and ``--resume`` could not read what
-``tools/train.py`` saved. Allowlisting those types would need ``getattr``, which makes the
-restricted unpickler as permissive as the full one, so the tools read local files with
-``weights_only=False``, as mmengine's upstream fix does: load only checkpoints you trust.
-Importing lsnet_dense leaves mmengine's loader as it is; the tools opt in with
-:func:`trust_local_checkpoints`.
+mmengine 0.10.7 reads local files with torch's default ``weights_only=True`` and no allowlist,
+which refuses the checkpoints mmengine itself writes (history buffers, numpy scalars), and URLs
+with ``weights_only=False``, which runs whatever a downloaded pickle holds. The tools call
+:func:`use_safe_checkpoint_loading` as they start; importing lsnet_dense changes nothing.
 """
-import os.path as osp
-
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import (_get_mmengine_home, _process_mmcls_checkpoint,
+                                        get_deprecated_model_names, get_external_models,
+                                        get_mmcls_models, get_torchvision_models)
+
+from lsnet_dense.checkpoints import load_checkpoint_file
+from lsnet_dense.checkpoints.download import URL_SCHEMES, cached_download, is_url
+
+MODEL_NAME_SCHEMES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
+                      'mmcls://')
 
 
 def load_from_local(filename: str, map_location=None) -> dict:
-    """mmengine's loader for local paths, with pickled metadata allowed."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    return load_checkpoint_file(filename, map_location)
 
 
-def trust_local_checkpoints():
-    """Make mmengine's runner and inferencers read local checkpoints with
-    :func:`load_from_local`, for the rest of this process."""
+def load_from_http(url: str, map_location=None) -> dict:
+    """Rank 0 downloads before the other ranks read its copy (or, on other machines, download
+    their own), as mmengine's own loader does."""
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        cached_download(url)
+    if world_size > 1:
+        torch.distributed.barrier()
+    return load_checkpoint_file(cached_download(url), map_location)
+
+
+def load_from_model_name(filename: str, map_location=None) -> dict:
+    """``torchvision://NAME``, ``open-mmlab://NAME`` and ``mmcls://NAME``, resolved with
+    mmengine's own tables of model URLs."""
+    scheme, name = filename.split('://', 1)
+    if scheme in ('torchvision', 'modelzoo'):
+        return load_from_http(get_torchvision_models()[name], map_location)
+    if scheme == 'mmcls':
+        return _process_mmcls_checkpoint(
+            load_from_http(get_mmcls_models()[name], map_location))
+    name = get_deprecated_model_names().get(name, name)
+    location = get_external_models()[name]
+    if is_url(location):
+        return load_from_http(location, map_location)
+    return load_checkpoint_file(f'{_get_mmengine_home()}/{location}', map_location)
+
+
+def use_safe_checkpoint_loading():
+    """Make mmengine read local files, URLs and model names with the allowlist of
+    :mod:`lsnet_dense.checkpoints.allowlist`, for the rest of this process."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=URL_SCHEMES, loader=load_from_http, force=True)
+    CheckpointLoader.register_scheme(prefixes=MODEL_NAME_SCHEMES, loader=load_from_model_name,
+                                     force=True)

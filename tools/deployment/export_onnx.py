@@ -18,7 +18,7 @@ import sys
 from mmengine.config import DictAction
 
 from lsnet_dense import LSNet
-from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 from lsnet_dense.deploy import TOLERANCE, export_backbone, export_model
 from lsnet_dense.errors import ExportMismatch
 
@@ -43,6 +43,7 @@ def parse_args(argv=None):
                         help='largest relative ONNX Runtime vs PyTorch difference accepted')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    add_trust_checkpoint_argument(parser)
     args = parser.parse_args(argv)
     if bool(args.backbone) == bool(args.config):
         parser.error('give either CONFIG [CHECKPOINT] or --backbone')
@@ -55,7 +56,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     failed = None
     with exit_on_error():

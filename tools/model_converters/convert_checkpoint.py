@@ -22,7 +22,7 @@ from mmengine.config import DictAction
 from lsnet_dense import LSNet
 from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.checkpoints.conversion import VARIANTS, convert_checkpoint
-from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 
 
 def parse_args(argv=None):
@@ -37,6 +37,7 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     parser.add_argument('--quiet', action='store_true', help='print the summary only')
+    add_trust_checkpoint_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -52,7 +53,7 @@ def config_target(config, cfg_options):
 
 def main(argv=None):
     args = parse_args(argv)
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     model, arch = None, args.arch
     with exit_on_error(ValueError, FileNotFoundError):
         if args.config:

@@ -18,7 +18,7 @@ import torch
 from mmengine.config import DictAction
 
 from lsnet_dense.apis import build_model_from_config, deploy_model
-from lsnet_dense.cli import exit_on_error, set_up_tool_process
+from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 from lsnet_dense.engine import load_model_checkpoint
 
 
@@ -30,12 +30,13 @@ def parse_args(argv=None):
     parser.add_argument('out', help='folded checkpoint to write')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    add_trust_checkpoint_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    set_up_tool_process()
+    set_up_tool_process(args.trust_checkpoint)
     if (osp.exists(args.out) and osp.exists(args.checkpoint)
             and osp.samefile(args.out, args.checkpoint)):
         sys.exit(f'error: OUT {args.out} is the input checkpoint; write the folded one elsewhere')
