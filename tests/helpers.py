@@ -4,6 +4,7 @@ calibration, models built from the configs, loading a tool as a module, small co
 OpenMMLab is imported inside the functions that need it: tests/test_models/test_torch_only.py
 imports this module in an interpreter where mmengine, mmcv, mmdet and mmseg cannot be imported.
 """
+import contextlib
 import copy
 import functools
 import glob
@@ -58,6 +59,119 @@ def random_state_dict(shapes, seed=0):
             fan_in = max(1, int(torch.tensor(shape[1:]).prod())) if len(shape) > 1 else 1
             state[key] = torch.randn(shape, generator=gen) / fan_in**0.5
     return state
+
+
+COCO_CLASSES = tuple(f'class{i}' for i in range(80))
+ADE20K_CLASSES = tuple(f'stuff{i}' for i in range(150))
+
+
+def _optimizer_state(tensors, optimizer=torch.optim.AdamW, **settings):
+    """A real optimizer state dict (after one step) for ``tensors``: the structure a training
+    script saves, over a few tensors only to keep the test files small."""
+    params = [torch.nn.Parameter(t.detach().clone().float()) for t in tensors]
+    opt = optimizer(params, **settings)
+    for param in params:
+        param.grad = torch.ones_like(param)
+    opt.step()
+    return opt.state_dict()
+
+
+def published_classification(reference_shapes, arch, distill=False, seed=0):
+    """A classification checkpoint as the release's DeiT-style ``main.py`` writes it.
+
+    ``model``: the weights, with the DDP ``module.`` prefix; ``model_ema``: their EMA (same
+    values here); ``optimizer`` (AdamW), ``lr_scheduler`` (timm's cosine schedule) and
+    ``scaler`` (the AMP scaler) states; ``epoch``; ``args``: the command line as an
+    ``argparse.Namespace``.
+
+    Returns:
+        (checkpoint, the tensors without prefix)
+    """
+    import argparse
+
+    from timm.scheduler import CosineLRScheduler
+
+    kind = 'classification_distill' if distill else 'classification'
+    stored = random_state_dict(reference_shapes[kind][f'lsnet_{arch}'], seed=seed)
+    optimizer = _optimizer_state(list(stored.values())[:4], lr=4e-3, weight_decay=0.025)
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    scheduler = CosineLRScheduler(torch.optim.AdamW(params, lr=4e-3), t_initial=300,
+                                  lr_min=1e-5, warmup_lr_init=1e-6, warmup_t=5)
+    args = argparse.Namespace(
+        batch_size=256, epochs=300, model=f'lsnet_{arch}', input_size=224, drop=0.0,
+        drop_path=0.0, model_ema=True, model_ema_decay=0.99996, opt='adamw', opt_eps=1e-8,
+        opt_betas=None, clip_grad=0.02, weight_decay=0.025, sched='cosine', lr=4e-3,
+        warmup_lr=1e-6, min_lr=1e-5, warmup_epochs=5, smoothing=0.1, mixup=0.8, cutmix=1.0,
+        distillation_type='hard' if distill else 'none', teacher_model='regnety_160',
+        data_path='/data/imagenet', data_set='IMNET', output_dir=f'output/lsnet_{arch}',
+        device='cuda', seed=0, resume='', start_epoch=0, dist_eval=True, num_workers=10,
+        world_size=8, dist_url='env://', distributed=True, gpu=0, rank=0)
+    checkpoint = {
+        'model': {f'module.{k}': v for k, v in stored.items()},
+        'model_ema': {k: v.clone() for k, v in stored.items()},
+        'optimizer': optimizer,
+        'lr_scheduler': scheduler.state_dict(),
+        'scaler': {'scale': 65536.0, 'growth_factor': 2.0, 'backoff_factor': 0.5,
+                   'growth_interval': 2000, '_growth_tracker': 0},
+        'epoch': 299,
+        'args': args,
+    }
+    return checkpoint, stored
+
+
+def published_dense(reference_shapes, task, arch, model, seed=0):
+    """A detection / segmentation checkpoint as mmcv 1.x writes it (mmdet 2.x, mmseg 0.x).
+
+    ``state_dict``: backbone and neck from the published shapes, heads with the names and shapes
+    of ``model`` (the 3.x heads name them as 2.x did); ``optimizer`` (AdamW); ``meta`` with
+    ``env_info``, the ``config`` text, ``CLASSES`` (and ``PALETTE`` for segmentation), the
+    ``mmdet_version`` / ``mmseg_version``, ``epoch``, ``iter`` and ``hook_msgs``.
+    """
+    import collections
+
+    state = collections.OrderedDict((f'backbone.{k}', v) for k, v in random_state_dict(
+        reference_shapes['backbone_detection'][f'lsnet_{arch}'], seed=seed).items())
+    state.update((f'neck.{k}', v) for k, v in random_state_dict(
+        reference_shapes['neck'][f'{task}_lsnet_{arch}'], seed=seed + 1).items())
+    gen = torch.Generator().manual_seed(seed + 2)
+    state.update((k, torch.randn(v.shape, generator=gen)) for k, v in model.state_dict().items()
+                 if not k.startswith(('backbone.', 'neck.')))
+    work_dir = f'work_dirs/{task}_lsnet_{arch}'
+    meta = {'env_info': 'sys.platform: linux\nPython: 3.8.13\nCUDA available: True\n'
+                        'GPU 0,1,2,3,4,5,6,7: NVIDIA A100-SXM4-80GB\nPyTorch: 1.12.1\n'
+                        'MMCV: 1.7.1\nMMCV Compiler: GCC 9.3',
+            'config': f"model = dict(backbone=dict(type='lsnet_{arch}'))\n",
+            'seed': 0, 'exp_name': f'{task}_lsnet_{arch}.py', 'mmcv_version': '1.7.1',
+            'time': 'Fri Mar 28 10:21:43 2025'}
+    if task == 'semfpn':
+        meta.update(mmseg_version='0.30.0+', CLASSES=ADE20K_CLASSES,
+                    PALETTE=[[(i * 7) % 256, (i * 11) % 256, (i * 13) % 256]
+                             for i in range(150)],
+                    epoch=1, iter=40000, hook_msgs={'last_ckpt': f'{work_dir}/iter_40000.pth'})
+    else:
+        meta.update(mmdet_version='2.25.0', CLASSES=COCO_CLASSES, epoch=12, iter=87960,
+                    hook_msgs={'last_ckpt': f'{work_dir}/epoch_12.pth'})
+    optimizer = _optimizer_state(list(state.values())[:4], lr=1e-4, weight_decay=0.05)
+    return {'meta': meta, 'state_dict': state, 'optimizer': optimizer}
+
+
+class _RunsCommand:
+    """What an attacker pickles: loading it runs ``touch MARKER``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}',)
+
+
+def write_malicious_checkpoint(path, marker):
+    """A file that looks like an mmdet checkpoint and creates ``marker`` when unpickled."""
+    torch.save({'meta': {'epoch': 12, 'note': _RunsCommand(marker)},
+                'state_dict': {'backbone.patch_embed.0.c.weight': torch.zeros(16, 3, 3, 3)}},
+               path)
+    return str(path)
 
 
 @torch.no_grad()
@@ -278,3 +392,31 @@ SEMFPN_INFERENCE_CONFIG = SEMFPN_CONFIG + textwrap.dedent('''
         dict(type='Resize', scale=(128, 128), keep_ratio=True),
         dict(type='PackSegInputs')]))
 ''')
+
+
+@contextlib.contextmanager
+def served_directory(directory):
+    """``directory`` served over HTTP on 127.0.0.1 (a free port) while in the block; yields the
+    base URL. Requests time out after 10 s; the server stops with the block."""
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        timeout = 10
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def log_message(self, *args):  # keep the test output to the test's own
+            pass
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.1),
+                              daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -10,7 +10,7 @@ from mmengine import fileio
 from mmengine.config import Config
 
 from lsnet_dense.checkpoints import load_checkpoint_file
-from lsnet_dense.errors import PreflightError
+from lsnet_dense.errors import PreflightError, UntrustedCheckpointError
 
 DATASET_LAYOUTS = {
     'CocoDataset': (
@@ -155,7 +155,8 @@ def _allowed_labels(dataset) -> Tuple[Set[int], str]:
 
 
 def check_pretrained(cfg: Config):
-    """The backbone's pretrained file, and ``load_from``, exist when they are local paths.
+    """The backbone's pretrained file, and ``load_from``, exist and are checkpoints the toolkit
+    loads (:func:`check_checkpoint`) when they are local paths.
 
     The file is named by ``backbone.init_cfg``, or in mmseg's deprecated way by ``pretrained``
     (of the model, which mmseg hands to the backbone, or of the backbone).
@@ -173,9 +174,13 @@ def check_pretrained(cfg: Config):
                 f'Put the published ImageNet checkpoint there (e.g. lsnet_t.pth from the LSNet '
                 'release; tools/model_converters/convert_checkpoint.py can check and convert '
                 f'it), or train from scratch with --cfg-options {option}')
+        if path and '://' not in path:
+            check_checkpoint(path, 'pretrained backbone file')
     load_from = cfg.get('load_from')
-    if load_from and '://' not in load_from and not osp.isfile(load_from):
-        raise PreflightError(f'load_from checkpoint not found: {load_from}')
+    if load_from and '://' not in load_from and not cfg.get('resume'):  # --resume checked it
+        if not osp.isfile(load_from):
+            raise PreflightError(f'load_from checkpoint not found: {load_from}')
+        check_checkpoint(load_from, 'load_from')
 
 
 def check_checkpoint(path: str, role: str = 'checkpoint'):
@@ -186,5 +191,7 @@ def check_checkpoint(path: str, role: str = 'checkpoint'):
     """
     try:
         load_checkpoint_file(path)
+    except UntrustedCheckpointError as error:
+        raise UntrustedCheckpointError(f'{role}: {error}') from None
     except (FileNotFoundError, ValueError) as error:
         raise PreflightError(f'{role}: {error}') from None

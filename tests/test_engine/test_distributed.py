@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 
+from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.datasets.demo_ade20k import generate_demo_ade20k
 from helpers import ROOT, TESTS, load_tool
@@ -185,7 +186,7 @@ def test_dist_train_detection_on_two_ranks(det_ddp):
 def test_killed_ddp_run_continues_with_resume(det_ddp):
     assert det_ddp.killed_mid_run
     assert 'resumed epoch: ' in det_ddp.output
-    checkpoint = torch.load(osp.join(det_ddp.work_dir, 'epoch_3.pth'), weights_only=False)
+    checkpoint = load_checkpoint_file(osp.join(det_ddp.work_dir, 'epoch_3.pth'))
     assert (checkpoint['meta']['epoch'], checkpoint['meta']['iter']) == (3, 6)
 
 
@@ -331,8 +332,8 @@ def test_ddp_step_equals_one_process_step_on_the_same_images(gradient_runs):
     states = {}
     for name, work_dir in (('single', single), ('ddp', nodes)):
         for step in (1, 2):
-            states[name, step] = torch.load(osp.join(work_dir, f'iter_{step}.pth'),
-                                            weights_only=False)['state_dict']
+            states[name, step] = load_checkpoint_file(
+                osp.join(work_dir, f'iter_{step}.pth'))['state_dict']
     moved = largest = 0.0
     for key, value in states['single', 2].items():
         if not value.is_floating_point():

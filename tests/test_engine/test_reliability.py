@@ -15,6 +15,7 @@ import torch
 from mmengine.fileio import LocalBackend
 
 from lsnet_dense import LSNet
+from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import AtomicLocalBackend
 from helpers import ROOT, refusal_of
@@ -114,13 +115,13 @@ def test_run_killed_while_saving_resumes_to_the_same_losses(tiny_coco, killed_ru
     assert glob.glob(osp.join(work_dir, '.partial-*'))  # the kill left the temporary file
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         assert f.read().strip() == osp.join(work_dir, 'epoch_1.pth')
-    torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)  # still loadable
+    load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))  # still loadable
 
     resumed = run(train_command(tiny_coco, work_dir, epochs, flags=['--resume']))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not glob.glob(osp.join(work_dir, '.partial-*'))  # removed by the next save
     for epoch in range(1, epochs + 1):
-        torch.load(osp.join(work_dir, f'epoch_{epoch}.pth'), weights_only=False)
+        load_checkpoint_file(osp.join(work_dir, f'epoch_{epoch}.pth'))
     whole, interrupted = logged_losses(killed_run.whole), logged_losses(work_dir)
     assert max(interrupted) == max(whole) == 2 * epochs
     # After the resume point (epoch 1 done) the losses are the uninterrupted run's.
@@ -208,7 +209,7 @@ def test_non_finite_loss_steps_can_be_skipped(tiny_coco, tmp_path):
                                         'default_hooks.non_finite_loss.skip=True']))
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'Skipped the step of iteration 2' in result.stdout + result.stderr
-    state = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)['state_dict']
+    state = load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 
 

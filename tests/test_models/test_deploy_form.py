@@ -8,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lsnet_dense import LSNet
 from lsnet_dense.apis import build_model_from_config
+from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.models.classifier import LSNetClassifier
 from helpers import ROOT, calibrate_batchnorm, load_tool, random_state_dict, refusal_of
 
@@ -106,7 +107,7 @@ def test_reparameterized_checkpoint_loads_into_deploy_model(config, tmp_path, ca
     load_tool('model_converters/reparameterize').main([config, str(trained), str(out)])
 
     assert f'wrote {out}: ' in capsys.readouterr().out
-    assert torch.load(out, weights_only=False)['meta'] == dict(meta, deploy=True)
+    assert load_checkpoint_file(str(out))['meta'] == dict(meta, deploy=True)
     deployed, _ = build_model_from_config(config, {'model.backbone.deploy': True},
                                           checkpoint=str(out))
     assert not any(type(m).__name__ in ('Conv2dBN', 'RepVGGDW') for m in deployed.modules())

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from helpers import random_state_dict
+from helpers import published_classification
 
 timm = pytest.importorskip('timm')
 import lsnet_dense.timm_models  # noqa: E402,F401  registers lsnet_t/s/b
@@ -64,13 +64,13 @@ def test_features_only_out_indices():
     assert [f.shape[1] for f in features] == [128, 384]
 
 
-def published_file(reference_shapes, tmp_path, kind, arch='t', wrap_module=True):
-    """A checkpoint of the published classification structure: {'model': state}, the keys
-    prefixed by ``module.`` as the DDP-trained release stores them."""
-    stored = random_state_dict(reference_shapes[kind][f'lsnet_{arch}'])
+def published_file(reference_shapes, tmp_path, kind, arch='t'):
+    """A file of the published classification structure (see
+    :func:`helpers.published_classification`)."""
+    checkpoint, stored = published_classification(reference_shapes, arch,
+                                                  distill=kind == 'classification_distill')
     path = tmp_path / f'{kind}_lsnet_{arch}.pth'
-    prefix = 'module.' if wrap_module else ''
-    torch.save({'model': {prefix + k: v for k, v in stored.items()}}, path)
+    torch.save(checkpoint, path)
     return stored, str(path)
 
 

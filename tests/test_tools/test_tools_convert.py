@@ -9,32 +9,8 @@ import torch.nn.functional as F
 from lsnet_dense import LSNet
 from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.checkpoints.conversion import convert_checkpoint, detect_arch
-from helpers import (RETINANET_CONFIG, ROOT, SEMFPN_CONFIG, load_tool, random_state_dict,
-                     write_config)
-
-COCO_CLASSES = tuple(f'class{i}' for i in range(80))
-
-
-def published_classification(reference_shapes, arch, distill=False, seed=0):
-    """A classification checkpoint as released: DDP ``module.`` keys under ``model``."""
-    kind = 'classification_distill' if distill else 'classification'
-    stored = random_state_dict(reference_shapes[kind][f'lsnet_{arch}'], seed=seed)
-    return {'model': {f'module.{k}': v for k, v in stored.items()}}, stored
-
-
-def published_dense(reference_shapes, task, arch, model, seed=0):
-    """An mmdet 2.x / mmseg 0.x checkpoint: backbone and neck from the published shapes, heads
-    with the names and shapes of ``model`` (the 3.x heads name them as 2.x did)."""
-    state = {f'backbone.{k}': v for k, v in random_state_dict(
-        reference_shapes['backbone_detection'][f'lsnet_{arch}'], seed=seed).items()}
-    state.update((f'neck.{k}', v) for k, v in random_state_dict(
-        reference_shapes['neck'][f'{task}_lsnet_{arch}'], seed=seed + 1).items())
-    gen = torch.Generator().manual_seed(seed + 2)
-    state.update((k, torch.randn(v.shape, generator=gen)) for k, v in model.state_dict().items()
-                 if not k.startswith(('backbone.', 'neck.')))
-    meta = {'CLASSES': COCO_CLASSES, 'mmdet_version': '2.25.0', 'config': 'model = dict()',
-            'epoch': 12, 'iter': 87960}
-    return {'state_dict': state, 'meta': meta, 'optimizer': {'state': {}, 'param_groups': []}}
+from helpers import (COCO_CLASSES, RETINANET_CONFIG, ROOT, SEMFPN_CONFIG, load_tool,
+                     published_classification, published_dense, random_state_dict, write_config)
 
 
 @pytest.fixture(scope='module')
@@ -72,8 +48,11 @@ def test_classification_becomes_strict_loading_backbone_file(arch, distill, refe
                        model.state_dict()['blocks4.3.mixer.m.attention_bias_idxs'])
 
     heads = [k for k in stored if k.startswith(('head.', 'head_dist.'))]
-    assert f'{len(stored)} keys renamed, {len(heads)} dropped, 5 bias tables resized, ' \
-           '5 bias indices replaced, 0 could not be placed' in output
+    training_state = [k for k in checkpoint if k != 'model']  # model_ema, optimizer, ..., args
+    assert f'{len(stored)} keys renamed, {len(heads) + len(training_state)} dropped, 5 bias ' \
+           'tables resized, 5 bias indices replaced, 0 could not be placed' in output
+    for entry in training_state:
+        assert f'{entry} (top-level entry, not model weights)' in output
     assert 'module.patch_embed.0.c.weight -> patch_embed.0.c.weight' in output
     assert 'head.l.weight (classification head)' in output
     assert 'blocks4.11.mixer.m.attention_biases: (4, 16) -> (4, 196)' in output
