@@ -5,16 +5,26 @@ Importing this module registers ``lsnet_t``, ``lsnet_s`` and ``lsnet_b`` in timm
     import timm
     import lsnet_dense.timm_models  # noqa: F401  registers the models
 
-    # ImageNet classifier with a published checkpoint (lsnet_t.pth from the LSNet release)
+    # ImageNet classifier with the published weights: lsnet_t.pth, downloaded by timm from the
+    # Hugging Face Hub (jameslahm/lsnet) into its cache, $HF_HOME/hub (HF_ENDPOINT: a mirror)
+    model = timm.create_model('lsnet_t', pretrained=True)
+    # the distilled classifier (lsnet_t_distill.pth) with its second head
+    model = timm.create_model('lsnet_t.dist_in1k', pretrained=True, distillation=True)
+    # a local copy of a published file instead, read by the toolkit's checkpoint loader
     model = timm.create_model('lsnet_t', pretrained=True,
                               pretrained_cfg_overlay=dict(file='lsnet_t.pth'))
-    # the four feature levels (strides 8, 16, 32, 64) for dense prediction
-    backbone = timm.create_model('lsnet_t', features_only=True)
+    # the four feature levels (strides 8, 16, 32, 64) for dense prediction, pretrained
+    backbone = timm.create_model('lsnet_t', features_only=True, pretrained=True)
 
-The published checkpoints load into these models as they are (the same parameter names); a
-distilled checkpoint's ``head_dist`` is dropped unless the model is built with
-``distillation=True``. ``checkpoint_path=`` loads strictly, so give a distilled file together
-with ``distillation=True`` there. Importing :mod:`lsnet_dense` itself never imports timm.
+Each architecture has two pretrained tags: ``in1k`` (the default, ``lsnet_t.pth``) and
+``dist_in1k`` (``lsnet_t_distill.pth``). A download is read by timm itself
+(``torch.load(weights_only=True)``, allowing the ``argparse.Namespace`` of the training
+arguments); a ``file`` given in ``pretrained_cfg_overlay`` by the toolkit's loader (its allowlist
+and ``--trust-checkpoint``). The published checkpoints load into these models as they are (the
+same parameter names); a distilled checkpoint's ``head_dist`` is dropped unless the model is built
+with ``distillation=True``. ``checkpoint_path=`` loads strictly, so give a distilled file
+together with ``distillation=True`` there. Importing :mod:`lsnet_dense` itself never imports
+timm.
 """
 from functools import partial
 
@@ -28,27 +38,39 @@ except ImportError as error:  # timm is missing, or its torchvision import faile
         '"/path/to/lsnet_dense[timm]" (torchvision must match your torch version).') from error
 
 from .checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
+from .checkpoints.hub import HUB_REPO, imagenet_filename
 from .models.classifier import LSNetClassifier
 from .models.backbones.pretrained import adapt_state_dict
 
 FEATURE_LEVELS = (0, 1, 2, 3)
 
 
-def _pretrained_cfg() -> dict:
-    """Evaluation settings of the published classifiers (DeiT-style: 256 -> 224 crop)."""
-    return dict(url='', num_classes=1000, input_size=(3, 224, 224), pool_size=(4, 4),
+# Pretrained tags in timm's convention: the ImageNet-1k classifier, and its distilled variant.
+PRETRAINED_TAGS = {'in1k': False, 'dist_in1k': True}
+
+
+def _pretrained_cfg(arch: str, distill: bool) -> dict:
+    """Where timm downloads the published classifier (the Hub repository and file) and its
+    evaluation settings (DeiT-style: 256 -> 224 crop)."""
+    return dict(hf_hub_id=HUB_REPO, hf_hub_filename=imagenet_filename(arch, distill),
+                num_classes=1000, input_size=(3, 224, 224), pool_size=(4, 4),
                 crop_pct=0.875, interpolation='bicubic', mean=IMAGENET_DEFAULT_MEAN,
                 std=IMAGENET_DEFAULT_STD, first_conv='patch_embed.0.c',
                 classifier=('head.l', 'head_dist.l'))
 
 
-default_cfgs = generate_default_cfgs({f'lsnet_{arch}': _pretrained_cfg() for arch in 'tsb'})
+# ``in1k`` first: timm makes an architecture's first tag with weights its default.
+default_cfgs = generate_default_cfgs({
+    f'lsnet_{arch}.{tag}': _pretrained_cfg(arch, distill)
+    for arch in 'tsb' for tag, distill in PRETRAINED_TAGS.items()})
 
 
-def checkpoint_filter_fn(state_dict: dict, model: LSNetClassifier) -> dict:
-    """A published classification state dict (timm already removed ``model`` / ``module.``)
-    fitted to ``model``: ``head_dist`` dropped if the model has none, attention-bias tables
-    resampled to the model's grid, and a clear error for another variant."""
+def checkpoint_filter_fn(checkpoint: dict, model: LSNetClassifier) -> dict:
+    """What timm loaded fitted to ``model``: the state dict of a published training checkpoint
+    (a download is the whole DeiT-style file: ``model`` with ``module.`` prefixes, optimizer
+    and more) or a bare state dict; ``head_dist`` dropped if the model has none, attention-bias
+    tables resampled to the model's grid, and a clear error for another variant."""
+    state_dict = strip_wrapper_prefix(stored_state_dict(checkpoint, 'the pretrained checkpoint'))
     if not hasattr(model, 'head_dist'):
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith('head_dist.')}
     return adapt_state_dict(state_dict, model.state_dict(), 'the pretrained checkpoint')[0]
