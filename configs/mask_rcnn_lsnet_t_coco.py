@@ -7,7 +7,11 @@ _base_ = [
 
 model = dict(
     backbone=dict(
-        arch='t', init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')))
+        arch='t',
+        # The published ImageNet classifier, downloaded on first use and cached.
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_t.pth')))
 
 # mmdet's CocoMetric, with per-class AP of boxes and masks kept apart
 # (tools/analysis_tools/report.py).

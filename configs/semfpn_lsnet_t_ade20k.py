@@ -8,4 +8,8 @@ _base_ = [
 
 model = dict(
     backbone=dict(
-        arch='t', init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')))
+        arch='t',
+        # The published ImageNet classifier, downloaded on first use and cached.
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_t.pth')))

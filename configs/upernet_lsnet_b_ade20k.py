@@ -2,6 +2,9 @@
 _base_ = './upernet_lsnet_t_ade20k.py'
 
 model = dict(
-    backbone=dict(arch='b', init_cfg=dict(checkpoint='pretrained/lsnet_b.pth')),
+    backbone=dict(
+        arch='b',
+        init_cfg=dict(
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_b.pth')),
     decode_head=dict(in_channels=[128, 256, 384, 512]),
     auxiliary_head=dict(in_channels=384))

@@ -2,6 +2,9 @@
 _base_ = './upernet_lsnet_t_ade20k.py'
 
 model = dict(
-    backbone=dict(arch='s', init_cfg=dict(checkpoint='pretrained/lsnet_s.pth')),
+    backbone=dict(
+        arch='s',
+        init_cfg=dict(
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_s.pth')),
     decode_head=dict(in_channels=[96, 192, 320, 448]),
     auxiliary_head=dict(in_channels=320))

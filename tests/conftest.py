@@ -2,6 +2,9 @@
 import mode puts this file's folder on sys.path, which is how the test modules in every
 subfolder import ``helpers`` and ``reference_lsnet``."""
 import json
+import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -10,10 +13,25 @@ from lsnet_dense.engine import use_safe_checkpoint_loading
 from lsnet_dense.warning_filters import filterwarnings_lines
 
 
+# Where downloads of the Hugging Face Hub go in tests unless a test serves files itself: a local
+# port that refuses connections, so that no test reaches the internet.
+UNREACHABLE_HUB = 'http://127.0.0.1:9'
+
+
 def pytest_configure(config):
     """The tools' set-up, for the tools the tests run in this process: the package's filters of
     third-party warnings (as pytest lines: it resets filters per test), and mmengine reading
-    checkpoints through the toolkit's allowlist."""
+    checkpoints through the toolkit's allowlist.
+
+    And no internet, nor the user's download caches: ``HF_ENDPOINT`` points at a port that
+    refuses connections, ``TORCH_HOME`` and ``HF_HOME`` at folders of this run. Set here, before
+    any test module imports huggingface_hub (which reads them on import), and inherited by the
+    processes the tests start.
+    """
+    cache = tempfile.mkdtemp(prefix='lsnet_dense_test_cache_')
+    config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
+    os.environ.update(HF_ENDPOINT=UNREACHABLE_HUB, TORCH_HOME=os.path.join(cache, 'torch'),
+                      HF_HOME=os.path.join(cache, 'huggingface'))
     use_safe_checkpoint_loading()
     for line in filterwarnings_lines():
         config.addinivalue_line('filterwarnings', line)

@@ -119,6 +119,16 @@ def published_classification(reference_shapes, arch, distill=False, seed=0):
     return checkpoint, stored
 
 
+def _head_tensor(key, like, gen):
+    """A random head tensor shaped as ``like``: small weights (so that a detector with them
+    finds boxes), BatchNorm statistics of an untrained layer."""
+    if key.endswith('running_var'):
+        return torch.ones_like(like)
+    if not like.is_floating_point() or key.endswith('running_mean'):
+        return torch.zeros_like(like)
+    return torch.randn(like.shape, generator=gen) * 0.02
+
+
 def published_dense(reference_shapes, task, arch, model, seed=0):
     """A detection / segmentation checkpoint as mmcv 1.x writes it (mmdet 2.x, mmseg 0.x).
 
@@ -134,7 +144,7 @@ def published_dense(reference_shapes, task, arch, model, seed=0):
     state.update((f'neck.{k}', v) for k, v in random_state_dict(
         reference_shapes['neck'][f'{task}_lsnet_{arch}'], seed=seed + 1).items())
     gen = torch.Generator().manual_seed(seed + 2)
-    state.update((k, torch.randn(v.shape, generator=gen)) for k, v in model.state_dict().items()
+    state.update((k, _head_tensor(k, v, gen)) for k, v in model.state_dict().items()
                  if not k.startswith(('backbone.', 'neck.')))
     work_dir = f'work_dirs/{task}_lsnet_{arch}'
     meta = {'env_info': 'sys.platform: linux\nPython: 3.8.13\nCUDA available: True\n'

@@ -90,11 +90,11 @@ def run(args) -> List[str]:
         if exported:
             warnings.filterwarnings('ignore', message='.*(randomly initialized|weights is None)')
         if scope == 'mmdet':
-            from mmdet.apis import DetInferencer
+            from lsnet_dense.apis.detection import DetInferencer
             inferencer = DetInferencer(model, weights, args.device, show_progress=False)
             call_options = dict(pred_score_thr=args.score_thr)
         else:
-            from mmseg.apis import MMSegInferencer
+            from lsnet_dense.apis.segmentation import MMSegInferencer
             inferencer = MMSegInferencer(model, weights, device=args.device)
             call_options = dict(opacity=args.opacity)
     meta = inferencer.model.dataset_meta

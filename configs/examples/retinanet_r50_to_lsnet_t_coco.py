@@ -15,7 +15,9 @@ model = dict(
         arch='t',
         out_indices=(0, 1, 2, 3),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_t.pth')),
     neck=dict(in_channels=[64, 128, 256, 384], start_level=0))
 
 optim_wrapper = dict(

@@ -18,7 +18,9 @@ model = dict(
         arch='t',
         out_indices=(0, 1, 2, 3),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://huggingface.co/jameslahm/lsnet/resolve/main/lsnet_t.pth')),
     neck=dict(in_channels=[64, 128, 256, 384]),
     decode_head=dict(feature_strides=[8, 16, 32, 64]))
 

@@ -272,3 +272,26 @@ def convert_checkpoint(checkpoint: dict, source: str = 'checkpoint', arch: Optio
     else:
         converted = _check_against_target(converted, target, report)
     return {'state_dict': converted, 'meta': meta}, report
+
+
+def is_published_dense(checkpoint: dict) -> bool:
+    """Whether ``checkpoint`` was written by mmcv 1.x (mmdet 2.x / mmseg 0.x, as the published
+    RetinaNet, Mask R-CNN and Semantic FPN files were): its meta names an ``mmdet_version``
+    2.x or ``mmseg_version`` 0.x, or keeps the class names as ``CLASSES``."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), dict) else {}
+    version = str(meta.get('mmdet_version') or meta.get('mmseg_version') or '')
+    return isinstance(checkpoint.get('state_dict'), dict) and (
+        'CLASSES' in meta or version.startswith(('2.', '0.')))
+
+
+def to_current_layout(checkpoint: dict, source: str = 'checkpoint'
+                      ) -> Tuple[dict, Optional[ConversionReport]]:
+    """``checkpoint`` as mmdet 3.x / mmseg 1.x load it: a published dense file converted in
+    memory (as :func:`convert_checkpoint` without a target), anything else as it is.
+
+    Returns:
+        ``(checkpoint, report)``; ``report`` is None when nothing was converted.
+    """
+    if not is_published_dense(checkpoint):
+        return checkpoint, None
+    return convert_checkpoint(checkpoint, source)

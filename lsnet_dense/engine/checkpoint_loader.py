@@ -1,6 +1,7 @@
 """mmengine's checkpoint loading (the runner's ``load_from``, ``--resume`` and test checkpoint,
 ``init_cfg=dict(type='Pretrained')``, the inferencers) through
-:func:`lsnet_dense.checkpoints.load_checkpoint_file`.
+:func:`lsnet_dense.checkpoints.load_checkpoint_file`, with the published mmdet 2.x / mmseg 0.x
+files converted in memory (:func:`.strict_loading.read_model_checkpoint`).
 
 mmengine 0.10.7 reads local files with torch's default ``weights_only=True`` and no allowlist,
 which refuses the checkpoints mmengine itself writes (history buffers, numpy scalars), and URLs
@@ -16,13 +17,14 @@ from mmengine.runner.checkpoint import (_get_mmengine_home, _process_mmcls_check
 
 from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.checkpoints.download import URL_SCHEMES, cached_download, is_url
+from .strict_loading import read_model_checkpoint
 
 MODEL_NAME_SCHEMES = ('torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://',
                       'mmcls://')
 
 
 def load_from_local(filename: str, map_location=None) -> dict:
-    return load_checkpoint_file(filename, map_location)
+    return read_model_checkpoint(filename, map_location)
 
 
 def load_from_http(url: str, map_location=None) -> dict:
@@ -33,7 +35,7 @@ def load_from_http(url: str, map_location=None) -> dict:
         cached_download(url)
     if world_size > 1:
         torch.distributed.barrier()
-    return load_checkpoint_file(cached_download(url), map_location)
+    return read_model_checkpoint(cached_download(url), map_location)
 
 
 def load_from_model_name(filename: str, map_location=None) -> dict:

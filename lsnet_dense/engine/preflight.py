@@ -1,6 +1,7 @@
 """Checks run by the tools before any model is built, so that a missing dataset or weight file
 fails in a second with a message saying what to do, not deep inside a runner."""
 import glob
+import os
 import os.path as osp
 from typing import Iterator, Sequence, Set, Tuple
 
@@ -10,6 +11,8 @@ from mmengine import fileio
 from mmengine.config import Config
 
 from lsnet_dense.checkpoints import load_checkpoint_file
+from lsnet_dense.checkpoints.conversion import is_published_dense
+from lsnet_dense.checkpoints.download import is_url
 from lsnet_dense.errors import PreflightError, UntrustedCheckpointError
 
 DATASET_LAYOUTS = {
@@ -154,9 +157,18 @@ def _allowed_labels(dataset) -> Tuple[Set[int], str]:
             'ignored)')
 
 
+def _downloads_here(cfg: Config) -> bool:
+    """Whether this process fetches URLs in the pre-flight checks: the first process of each
+    machine. The others reach the weights after the process group has formed, by which time
+    the first has put them in the machine's cache."""
+    local_rank = os.environ.get('SLURM_LOCALID') if cfg.get('launcher') == 'slurm' else \
+        os.environ.get('LOCAL_RANK')
+    return int(local_rank or 0) == 0
+
+
 def check_pretrained(cfg: Config):
-    """The backbone's pretrained file, and ``load_from``, exist and are checkpoints the toolkit
-    loads (:func:`check_checkpoint`) when they are local paths.
+    """The backbone's pretrained file, and ``load_from``, are checkpoints the toolkit loads
+    (:func:`check_checkpoint`): local files exist, URLs are downloaded into the cache now.
 
     The file is named by ``backbone.init_cfg``, or in mmseg's deprecated way by ``pretrained``
     (of the model, which mmseg hands to the backbone, or of the backbone).
@@ -168,30 +180,39 @@ def check_pretrained(cfg: Config):
                   ('model.pretrained=None', cfg.model.get('pretrained')),
                   ('model.backbone.pretrained=None', backbone.get('pretrained'))]
     for option, path in candidates:
-        if path and '://' not in path and not osp.isfile(path):
+        if not path or (is_url(path) and not _downloads_here(cfg)):
+            continue
+        if not is_url(path) and not osp.isfile(path):
             raise PreflightError(
                 f'Pretrained backbone file not found: {path}.\n'
-                f'Put the published ImageNet checkpoint there (e.g. lsnet_t.pth from the LSNet '
-                'release; tools/model_converters/convert_checkpoint.py can check and convert '
-                f'it), or train from scratch with --cfg-options {option}')
-        if path and '://' not in path:
-            check_checkpoint(path, 'pretrained backbone file')
+                'The configs name the published ImageNet checkpoint by URL (downloaded on first '
+                'use); put a local copy there (tools/model_converters/convert_checkpoint.py can '
+                f'check and convert it), or train from scratch with --cfg-options {option}')
+        check_checkpoint(path, 'pretrained backbone file')
     load_from = cfg.get('load_from')
-    if load_from and '://' not in load_from and not cfg.get('resume'):  # --resume checked it
-        if not osp.isfile(load_from):
+    if load_from and not cfg.get('resume') and (not is_url(load_from) or _downloads_here(cfg)):
+        if not is_url(load_from) and not osp.isfile(load_from):
             raise PreflightError(f'load_from checkpoint not found: {load_from}')
-        check_checkpoint(load_from, 'load_from')
+        check_checkpoint(load_from, 'load_from')  # --resume checked its own
 
 
 def check_checkpoint(path: str, role: str = 'checkpoint'):
-    """``path`` is a readable checkpoint (not missing, truncated or of another format).
+    """``path``, a file or URL, is a readable checkpoint (not missing, truncated or of another
+    format); a URL is downloaded into the cache. For ``--resume``, it is a training state.
 
     Reading it once here costs a second or two and turns a deep unpickling traceback into a
     message naming the file.
     """
     try:
-        load_checkpoint_file(path)
+        checkpoint = load_checkpoint_file(path)
     except UntrustedCheckpointError as error:
         raise UntrustedCheckpointError(f'{role}: {error}') from None
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ConnectionError) as error:
         raise PreflightError(f'{role}: {error}') from None
+    if role == '--resume' and 'message_hub' not in checkpoint:
+        published = ' (a published mmdet 2.x / mmseg 0.x file)' if is_published_dense(
+            checkpoint) else ''
+        raise PreflightError(
+            f'--resume: {path} is no training state of tools/train.py{published}: it lacks the '
+            'message hub (iteration, logs) a run continues from. To start a new run from its '
+            f'weights: --cfg-options load_from={path}')

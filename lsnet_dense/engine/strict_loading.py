@@ -11,11 +11,13 @@ from typing import Dict
 
 import torch.nn as nn
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from torch import Tensor
 
 from lsnet_dense.checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
+from lsnet_dense.checkpoints.conversion import to_current_layout
 from lsnet_dense.errors import CheckpointMismatchError, PreflightError
 
 
@@ -46,21 +48,33 @@ def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
             f'{problems[0]}{more}')
 
 
+def read_model_checkpoint(path: str, map_location='cpu') -> dict:
+    """A whole-model checkpoint, file or URL, in the mmdet 3.x / mmseg 1.x layout: a published
+    mmdet 2.x / mmseg 0.x file is converted in memory (logged), as
+    ``tools/model_converters/convert_checkpoint.py`` would write it."""
+    checkpoint, report = to_current_layout(load_checkpoint_file(path, map_location), path)
+    if report is not None:
+        print_log(f'converted in memory from the mmcv 1.x layout: {report.summary()}',
+                  logger='current')
+    return checkpoint
+
+
 def load_model_checkpoint(model: nn.Module, path: str) -> dict:
-    """Load a whole-model checkpoint (mmdet / mmseg layout or a bare state dict) strictly.
+    """Load a whole-model checkpoint (file or URL; mmdet / mmseg layout, a published mmdet 2.x /
+    mmseg 0.x file, or a bare state dict) strictly.
 
     Returns:
         The checkpoint, for its ``meta``.
 
     Raises:
-        PreflightError: the file is missing or not a checkpoint.
+        PreflightError: the file is missing, cannot be downloaded, or is not a checkpoint.
         CheckpointMismatchError: its tensors do not fit ``model`` (see
             :func:`check_state_dict_fits`).
     """
     try:
-        checkpoint = load_checkpoint_file(path)
+        checkpoint = read_model_checkpoint(path)
         state_dict = stored_state_dict(checkpoint, path)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ConnectionError) as error:
         raise PreflightError(str(error)) from None
     check_state_dict_fits(model, state_dict, path)
     model.load_state_dict(strip_wrapper_prefix(state_dict), strict=True)

@@ -56,14 +56,17 @@ def mmdet_own_run(tmp_path_factory):
     config.write_text(textwrap.dedent(f'''
         _base_ = {osp.join(MMDET_CONFIGS, 'retinanet', 'retinanet_r18_fpn_1x_coco.py')!r}
         model = dict(backbone=dict(init_cfg=None), bbox_head=dict(num_classes=3))
-        train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(
-            data_root={str(root / 'coco')!r} + '/', ann_file='annotations/instances_train.json',
-            data_prefix=dict(img='train/'),
-            metainfo=dict(classes=('circle', 'square', 'triangle')), pipeline=[
-                                    dict(type='LoadImageFromFile'),
-                                    dict(type='LoadAnnotations', with_bbox=True),
-                                    dict(type='Resize', scale=(64, 64), keep_ratio=True),
-                                    dict(type='PackDetInputs')]))
+        pipeline = [dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations', with_bbox=True),
+                    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+                    dict(type='PackDetInputs')]
+        train_dataloader = dict(
+            batch_size=2, num_workers=0, persistent_workers=False,
+            dataset=dict(data_root={str(root / 'coco')!r} + '/',
+                         ann_file='annotations/instances_train.json',
+                         data_prefix=dict(img='train/'),
+                         metainfo=dict(classes=('circle', 'square', 'triangle')),
+                         pipeline=pipeline))
         val_cfg = None
         val_dataloader = None
         val_evaluator = None
@@ -207,5 +210,6 @@ def test_url_that_cannot_be_downloaded_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     with served_directory(tmp_path) as base:
         url = f'{base}/missing.pth'
-        with pytest.raises(ConnectionError, match=f'Could not download the checkpoint {url}'):
+        with pytest.raises(ConnectionError, match=f'Could not download {url}: the server '
+                                                  'answered HTTP 404'):
             load_checkpoint_file(url)

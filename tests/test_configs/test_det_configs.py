@@ -7,6 +7,7 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 
 import lsnet_dense  # noqa: F401
+from lsnet_dense.checkpoints.hub import hub_url
 from helpers import COCO_CONFIGS, build_detector
 
 
@@ -21,7 +22,7 @@ def test_recipe(config_path):
     cfg = Config.fromfile(config_path)
     arch = config_path[-len('t_coco.py')]
     assert cfg.model.backbone.type == 'LSNet' and cfg.model.backbone.arch == arch
-    assert cfg.model.backbone.init_cfg.checkpoint == f'pretrained/lsnet_{arch}.pth'
+    assert cfg.model.backbone.init_cfg.checkpoint == hub_url(f'lsnet_{arch}.pth')
     assert cfg.model.backbone.norm_eval and cfg.model.backbone.frozen_stages == -1
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=1e-4, weight_decay=0.05)
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['attention_biases'].decay_mult == 0

@@ -10,6 +10,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 
 from lsnet_dense import LSNet
+from lsnet_dense.checkpoints.hub import hub_url
 from lsnet_dense.datasets.demo_ade20k import make_scene
 from helpers import build_segmentor, load_seg_config, seg_batch, seg_loss_and_predict
 
@@ -75,7 +76,7 @@ def test_semfpn_recipe():
     model = cfg.model
     assert model.backbone.type == 'LSNet' and model.backbone.arch == 't'
     assert model.backbone.norm_eval and model.backbone.frozen_stages == -1
-    assert model.backbone.init_cfg == dict(type='Pretrained', checkpoint='pretrained/lsnet_t.pth')
+    assert model.backbone.init_cfg == dict(type='Pretrained', checkpoint=hub_url('lsnet_t.pth'))
     assert model.neck.type == 'LSNetFPN' and model.neck.num_outs == 4
     assert model.neck.in_channels == list(LSNet.arch_settings['t']['embed_dims'])
     head = model.decode_head
@@ -148,7 +149,7 @@ def test_variants_differ_from_t_only_in_arch_weights_and_channels(family, differ
     tiny = load_seg_config(f'{family}_lsnet_t_ade20k.py')
     variant = load_seg_config(f'{family}_lsnet_{arch}_ade20k.py')
     assert variant.model.backbone.arch == arch
-    assert variant.model.backbone.init_cfg.checkpoint == f'pretrained/lsnet_{arch}.pth'
+    assert variant.model.backbone.init_cfg.checkpoint == hub_url(f'lsnet_{arch}.pth')
     dims = list(LSNet.arch_settings[arch]['embed_dims'])
     if family == 'semfpn':
         assert variant.model.neck.in_channels == dims

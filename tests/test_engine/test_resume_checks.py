@@ -57,7 +57,7 @@ def test_last_checkpoint_naming_a_missing_file_is_refused(tiny_coco, tmp_path, m
 def test_missing_pretrained_file_is_named_when_resuming(tiny_coco, tmp_path, monkeypatch):
     """The runner initialises the weights (reading the pretrained file) before it resumes."""
     checkpoint = tmp_path / 'epoch_1.pth'
-    torch.save({'state_dict': {}, 'meta': {'epoch': 1}}, checkpoint)
+    torch.save({'state_dict': {}, 'meta': {'epoch': 1}, 'message_hub': {}}, checkpoint)
     (tmp_path / 'last_checkpoint').write_text(str(checkpoint))
     missing = str(tmp_path / 'pretrained' / 'lsnet_t.pth')
     config = tmp_path / 'pretrained_demo.py'

@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
+from lsnet_dense.checkpoints.download import cache_path
+from lsnet_dense.checkpoints.hub import hub_url
 from lsnet_dense.datasets.demo_ade20k import generate_demo_ade20k
 from lsnet_dense.engine import check_datasets, check_pretrained, load_config
 from lsnet_dense.errors import PreflightError
@@ -50,12 +52,22 @@ def test_train_tool_stops_on_missing_ade20k_before_building(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize('name', SEG_CONFIGS)
-def test_missing_pretrained_backbone_names_the_file(name):
+def test_pretrained_backbone_that_cannot_be_downloaded_is_named(name):
+    """The configs' URL, with no network (the tests' HF_ENDPOINT refuses connections)."""
     cfg = load_config(osp.join(ROOT, 'configs', name))
-    path = cfg.model.backbone.init_cfg.checkpoint
-    assert path == f'pretrained/lsnet_{name.split("_")[2]}.pth'
-    if osp.exists(path):
-        pytest.skip(f'{path} is present here')
+    url = cfg.model.backbone.init_cfg.checkpoint
+    assert url == hub_url(f'lsnet_{name.split("_")[2]}.pth')
+    with pytest.raises(PreflightError) as refused:
+        check_pretrained(cfg)
+    message = str(refused.value)
+    assert message.startswith(f'pretrained backbone file: Could not download {url}')
+    assert cache_path(url) in message
+    assert '--cfg-options model.backbone.init_cfg.checkpoint=PATH' in message
+
+
+def test_missing_local_pretrained_backbone_names_the_file(tmp_path):
+    cfg = load_config(osp.join(ROOT, 'configs', SEG_CONFIGS[0]))
+    cfg.model.backbone.init_cfg.checkpoint = path = str(tmp_path / 'lsnet_t.pth')
     with pytest.raises(PreflightError, match=f'Pretrained backbone file not found: {path}'):
         check_pretrained(cfg)
 

@@ -39,7 +39,8 @@ def other_variant(tmp_path_factory):
     model_t = build_model_from_config(DEMO_CONFIG)[0]
     model_s = build_model_from_config(DEMO_CONFIG, {'model.backbone.arch': 's'})[0]
     path = str(tmp_path_factory.mktemp('ckpt') / 'lsnet_s_demo.pth')
-    torch.save({'state_dict': model_s.state_dict(), 'meta': {}}, path)
+    # A training state (what --resume takes: the message hub of tools/train.py's saves).
+    torch.save({'state_dict': model_s.state_dict(), 'meta': {}, 'message_hub': {}}, path)
     return path, first_mismatch(model_t.state_dict(), model_s.state_dict())
 
 

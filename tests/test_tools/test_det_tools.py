@@ -127,8 +127,9 @@ def test_missing_pretrained_file_is_named(tmp_path, monkeypatch):
     for split in ('train', 'val'):
         (tmp_path / 'data/coco/annotations' / f'instances_{split}2017.json').write_text('{}')
     monkeypatch.chdir(tmp_path)
+    local = 'model.backbone.init_cfg.checkpoint=pretrained/lsnet_s.pth'
     error = refusal_of('train', osp.join(ROOT, 'configs', 'mask_rcnn_lsnet_s_coco.py'),
-                       monkeypatch=monkeypatch)
+                       '--cfg-options', local, monkeypatch=monkeypatch)
     assert 'Pretrained backbone file not found: pretrained/lsnet_s.pth' in error
     assert 'model.backbone.init_cfg=None' in error
 
