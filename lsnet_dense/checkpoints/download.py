@@ -9,6 +9,7 @@ import http.client
 import os
 import os.path as osp
 import shutil
+import sys
 import urllib.error
 import urllib.request
 from typing import Optional
@@ -75,6 +76,7 @@ def cached_download(url: str, model_dir: Optional[str] = None) -> str:
     os.makedirs(osp.dirname(cached), exist_ok=True)
     source = with_endpoint(url)
     partial = f'{cached}.partial-{os.getpid()}'
+    sys.stderr.write(f'Downloading {source} to {cached}\n')  # as torch.hub announces its own
     try:
         announced = _fetch(url, source, cached, partial)
         received = osp.getsize(partial)
