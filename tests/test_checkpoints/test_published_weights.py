@@ -277,3 +277,20 @@ def test_a_file_put_in_the_cache_by_hand_is_used_offline(monkeypatch):
     monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')
     shutil.move(kept, cache_path(url))  # what the offline message tells the user to do
     assert cached_download(url) == cache_path(url)
+
+
+@pytest.mark.parametrize('local_rank, downloads', [('0', True), ('1', False)])
+def test_only_the_first_process_of_a_machine_downloads(local_rank, downloads, monkeypatch):
+    """Under DDP the other processes skip the pre-flight download: they wait for the first at
+    the process group's forming, and then read its copy in the machine's cache."""
+    from lsnet_dense.engine import check_pretrained, load_config
+
+    monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')  # a download would fail
+    monkeypatch.setenv('LOCAL_RANK', local_rank)
+    cfg = load_config(RETINANET)
+    cfg.launcher = 'pytorch'
+    if downloads:
+        with pytest.raises(PreflightError, match='Could not download'):
+            check_pretrained(cfg)
+    else:
+        check_pretrained(cfg)
