@@ -52,6 +52,11 @@ def build_config(args):
     elif args.resume is not None:
         check_checkpoint(args.resume, '--resume')
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('load_from') and not cfg.get('resume'):
+        # Fine-tuning (mmdet's recipe: load_from a COCO model, set num_classes): the class
+        # layers of a checkpoint of other classes are re-initialised, the rest loads strictly.
+        # Resuming continues the checkpoint's own run (its optimizer state too), so stays strict.
+        cfg.default_hooks.strict_load.allow_new_classes = True
     if args.seed is not None or args.deterministic:
         cfg.randomness = dict(cfg.get('randomness') or {})
         if args.seed is not None:

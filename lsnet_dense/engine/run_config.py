@@ -37,6 +37,8 @@ def load_run_config(path: str, cfg_options: Optional[dict] = None,
         './work_dirs', osp.splitext(osp.basename(path))[0])
     # A key, not an entry of custom_hooks: the config the runner dumps into the work dir, given
     # to the tools again, still has one StrictLoadHook, and custom_hooks stays the user's own.
+    # Always a fresh, strict one: a fine-tuning run dumps allow_new_classes=True (set by
+    # tools/train.py), which must not carry over into tools/test.py or --resume.
     cfg.default_hooks = dict(cfg.get('default_hooks') or {},
                              strict_load=dict(type='StrictLoadHook'))
     return cfg

@@ -6,8 +6,14 @@ tested with an LSNet-T config then runs with half its weights random and reports
 Here a checkpoint that does not fit is an error naming the first tensor that does not, with
 both shapes. Loading a backbone's pretrained file (``init_cfg``) is not concerned: it may hold
 less than the model by design.
+
+Fine-tuning (``load_from`` in ``tools/train.py``, without ``--resume``) is the one exception: a
+checkpoint trained on other classes differs in the layers whose shapes follow the class count
+(:data:`CLASS_DEPENDENT_LAYERS`), which are then re-initialised, with a log line naming them;
+everything else must still fit, and a class layer missing from the checkpoint is still an error.
 """
-from typing import Dict
+import logging
+from typing import Dict, List
 
 import torch.nn as nn
 from mmengine.hooks import Hook
@@ -18,7 +24,16 @@ from torch import Tensor
 
 from lsnet_dense.checkpoints import load_checkpoint_file, stored_state_dict, strip_wrapper_prefix
 from lsnet_dense.checkpoints.conversion import to_current_layout
+from lsnet_dense.checkpoints.reading import WRAPPER_PREFIX
 from lsnet_dense.errors import CheckpointMismatchError, PreflightError
+
+# The layers (module names) of mmdet's / mmseg's heads whose shapes follow the number of classes:
+# the class scores, and Mask R-CNN's per-class boxes and masks. Fine-tuning on other classes
+# re-initialises them; the rest of a head (its convolutions, the box regression of RetinaNet)
+# must fit as the backbone and neck must.
+CLASS_DEPENDENT_LAYERS = ('bbox_head.retina_cls', 'roi_head.bbox_head.fc_cls',
+                          'roi_head.bbox_head.fc_reg', 'roi_head.mask_head.conv_logits',
+                          'decode_head.conv_seg', 'auxiliary_head.conv_seg')
 
 
 def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
@@ -46,6 +61,31 @@ def check_state_dict_fits(model: nn.Module, state_dict: Dict[str, Tensor],
         raise CheckpointMismatchError(
             f'{source} does not fit the model of this config (another variant or model?): '
             f'{problems[0]}{more}')
+
+
+def keep_model_class_layers(model: nn.Module, state_dict: Dict[str, Tensor]) -> List[str]:
+    """Replace in ``state_dict``, in place, each tensor of :data:`CLASS_DEPENDENT_LAYERS` whose
+    shape differs from the model's by the model's own (freshly initialised) one.
+
+    Replaced rather than dropped: the runner then copies the model's values back into it, and its
+    ``strict=False`` loading has no missing keys to warn about; :func:`check_state_dict_fits`
+    still holds the rest of the checkpoint to the model. A class layer missing from the
+    checkpoint stays missing (an error there): only a shape that differs is re-initialised.
+
+    Returns:
+        Per replaced tensor, ``NAME (checkpoint shape) in the checkpoint, (model shape) in the
+        model``.
+    """
+    own = model.state_dict()
+    replaced = []
+    for key, value in state_dict.items():
+        name = key.removeprefix(WRAPPER_PREFIX)
+        if (name.rpartition('.')[0] in CLASS_DEPENDENT_LAYERS and name in own
+                and tuple(value.shape) != tuple(own[name].shape)):
+            replaced.append(f'{name} {tuple(value.shape)} in the checkpoint, '
+                            f'{tuple(own[name].shape)} in the model')
+            state_dict[key] = own[name].clone()
+    return replaced
 
 
 def read_model_checkpoint(path: str, map_location='cpu') -> dict:
@@ -87,12 +127,28 @@ class StrictLoadHook(Hook):
 
     ``after_load_checkpoint`` sees the checkpoint before the runner copies it into the model
     (with ``strict=False``), so a checkpoint that does not fit stops the run first.
-    ``tools/train.py`` and ``tools/test.py`` add it (:func:`~.preflight.load_run_config`).
+    ``tools/train.py`` and ``tools/test.py`` add it (:func:`~.run_config.load_run_config`).
+
+    Args:
+        allow_new_classes: fine-tuning on other classes: re-initialise the layers of
+            :data:`CLASS_DEPENDENT_LAYERS` whose shapes differ (one log line names them),
+            everything else still strict. ``tools/train.py`` sets it for ``load_from`` without
+            ``--resume``; testing and resuming need the checkpoint's own classes.
     """
 
     priority = 'VERY_HIGH'
 
+    def __init__(self, allow_new_classes: bool = False):
+        self.allow_new_classes = allow_new_classes
+
     def after_load_checkpoint(self, runner, checkpoint: dict):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        check_state_dict_fits(model, stored_state_dict(checkpoint),
-                              runner.cfg.get('load_from') or 'the checkpoint')
+        source = runner.cfg.get('load_from') or 'the checkpoint'
+        state_dict = stored_state_dict(checkpoint, source)
+        if self.allow_new_classes:
+            replaced = keep_model_class_layers(model, state_dict)
+            if replaced:
+                print_log(f'load_from {source}: fine-tuning: re-initialised the class-dependent '
+                          f'layers that differ in shape: {"; ".join(replaced)}',
+                          logger='current', level=logging.WARNING)
+        check_state_dict_fits(model, state_dict, source)
