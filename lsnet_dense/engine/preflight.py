@@ -1,9 +1,10 @@
 """Checks run by the tools before any model is built, so that a missing dataset or weight file
 fails in a second with a message saying what to do, not deep inside a runner."""
 import glob
+import json
 import os
 import os.path as osp
-from typing import Iterator, Sequence, Set, Tuple
+from typing import Dict, Iterator, List, Sequence, Set, Tuple
 
 import mmcv
 import numpy as np
@@ -66,42 +67,169 @@ def latest_checkpoint(work_dir: str) -> str:
     return path
 
 
-def _leaf_datasets(dataset: dict) -> Iterator[dict]:
+def leaf_datasets(dataset: dict) -> Iterator[dict]:
     """Dataset configs inside wrappers (RepeatDataset, ConcatDataset, ...)."""
     if 'datasets' in dataset:
         for child in dataset['datasets']:
-            yield from _leaf_datasets(child)
+            yield from leaf_datasets(child)
     elif 'dataset' in dataset:
-        yield from _leaf_datasets(dataset['dataset'])
+        yield from leaf_datasets(dataset['dataset'])
     else:
         yield dataset
 
 
-def _resolve(data_root: str, path: str) -> str:
+def resolve_path(data_root: str, path: str) -> str:
     return path if osp.isabs(path) or not data_root else osp.join(data_root, path)
 
 
-def check_datasets(cfg: Config, splits: Sequence[str]):
-    """Every annotation file and image/label folder the given splits' datasets need exists."""
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
+def check_datasets(cfg: Config, splits: Sequence[str], contents: bool = True):
+    """Every annotation file and image/label folder the given splits' datasets need exists,
+    and every evaluator's ``ann_file``. With ``contents``, the cheap part of
+    ``tools/analysis_tools/check_dataset.py`` too: a sample of the label maps holds allowed
+    values (:func:`check_label_maps`), a COCO json parses and fits the config's classes
+    (:func:`check_coco_categories`) and has what mmdet's CocoMetric needs
+    (:func:`check_evaluator`). Each COCO json is parsed once, however many checks read it.
+    """
+    try:
+        for split in splits:
+            loader = cfg.get(f'{split}_dataloader')
+            if not loader:
+                continue
+            for dataset in leaf_datasets(loader['dataset']):
+                check_dataset_files(dataset, split)
+                if not contents:
+                    continue
+                if 'seg_map_path' in (dataset.get('data_prefix') or {}):
+                    check_label_maps(dataset, split)
+                elif str(dataset.get('ann_file', '')).endswith('.json'):
+                    check_coco_categories(cfg, dataset, split)
+            check_evaluator(cfg, split, contents)
+    finally:
+        # Parsed, COCO's train json takes gigabytes: not kept for the run that follows.
+        _COCO_JSONS.clear()
+
+
+def check_dataset_files(dataset: dict, split: str):
+    """The annotation file and the data_prefix folders of a (leaf) dataset config exist."""
+    data_root = dataset.get('data_root') or ''
+    needed = []
+    if dataset.get('ann_file'):
+        needed.append(('annotation file', resolve_path(data_root, dataset['ann_file'])))
+    for kind, folder in (dataset.get('data_prefix') or {}).items():
+        needed.append((f'{kind} folder', resolve_path(data_root, folder)))
+    for what, path in needed:
+        if not osp.exists(path):
+            layout = DATASET_LAYOUTS.get(dataset.get('type'), '')
+            raise PreflightError(
+                f'{split} data not found: the {what} {path!r} of '
+                f'{dataset.get("type", "the dataset")} does not exist.\n{layout}')
+
+
+def check_evaluator(cfg: Config, split: str, contents: bool = True):
+    """The ``ann_file`` of each metric of the split's evaluator exists; with ``contents``, one
+    for mmdet's plain ``CocoMetric`` has ``info``: pycocotools' ``loadRes`` copies it when
+    scoring, so without it evaluation fails after training (the toolkit's
+    ``ClasswiseCocoMetric`` fills it in)."""
+    evaluator = cfg.get(f'{split}_evaluator') or []
+    for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+        ann_file = metric.get('ann_file')
+        if not ann_file or '://' in str(ann_file):  # a storage backend's (s3://...): not read
             continue
-        for dataset in _leaf_datasets(loader['dataset']):
-            data_root = dataset.get('data_root') or ''
-            needed = []
-            if dataset.get('ann_file'):
-                needed.append(('annotation file', _resolve(data_root, dataset['ann_file'])))
-            for kind, folder in (dataset.get('data_prefix') or {}).items():
-                needed.append((f'{kind} folder', _resolve(data_root, folder)))
-            for what, path in needed:
-                if not osp.exists(path):
-                    layout = DATASET_LAYOUTS.get(dataset.get('type'), '')
-                    raise PreflightError(
-                        f'{split} data not found: the {what} {path!r} of '
-                        f'{dataset.get("type", "the dataset")} does not exist.\n{layout}')
-            if 'seg_map_path' in (dataset.get('data_prefix') or {}):
-                check_label_maps(dataset, split)
+        if not osp.isfile(ann_file):
+            raise PreflightError(
+                f'{split} evaluator: its ann_file {ann_file!r} does not exist. Set '
+                f'{split}_evaluator.ann_file to the json of the {split} data (a data_root '
+                'given with --cfg-options does not change the path the config wrote there)')
+        scored = not metric.get('format_only')  # format_only writes results, no loadRes
+        if contents and scored and str(metric.get('type', '')).split('.')[-1] == 'CocoMetric' \
+                and 'info' not in read_coco_json(ann_file):
+            raise PreflightError(
+                f'{split} evaluator: {ann_file} has no "info" entry, which mmdet\'s CocoMetric '
+                'needs (pycocotools copies it when scoring, after training). Add "info": {} to '
+                "the file, or evaluate with the toolkit's ClasswiseCocoMetric "
+                f'({split}_evaluator.type=ClasswiseCocoMetric), which fills it in')
+
+
+# COCO jsons parsed by :func:`read_coco_json`, by real path, until check_datasets returns.
+_COCO_JSONS: Dict[str, dict] = {}
+
+
+def read_coco_json(path: str, annotated: bool = True) -> dict:
+    """A COCO instances file, parsed (once while :func:`check_datasets` runs: the train and
+    val datasets and the evaluator may name the same file, and COCO's train json is 450 MB)
+    and checked to have ``images``, ``categories`` and, if ``annotated``, ``annotations``
+    (which image-info files such as COCO's test-dev json lack)."""
+    key = osp.realpath(path)
+    if key not in _COCO_JSONS:
+        try:
+            with open(path) as f:
+                _COCO_JSONS[key] = json.load(f)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PreflightError(f'{path} is not a readable COCO json file: {error}') from None
+    coco = _COCO_JSONS[key]
+    needed = ('images', 'categories') + (('annotations',) if annotated else ())
+    missing = [entry for entry in needed if not isinstance(coco, dict) or entry not in coco]
+    if missing:
+        raise PreflightError(f'{path} is no COCO instances file: it has no '
+                             f'{" / ".join(repr(entry) for entry in missing)} entry')
+    return coco
+
+
+def _head_class_counts(model: dict) -> List[Tuple[str, int]]:
+    """(cfg key, value) of each ``num_classes`` of an mmdet model's heads (the stages of a
+    cascade too)."""
+    counts = []
+    for key in ('bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head'):
+        head = model
+        for part in key.split('.'):
+            head = head.get(part) if isinstance(head, dict) else None
+        stages = head if isinstance(head, (list, tuple)) else [head]
+        for index, stage in enumerate(stages):
+            if isinstance(stage, dict) and 'num_classes' in stage:
+                where = f'{key}.{index}' if len(stages) > 1 else key
+                counts.append((f'model.{where}.num_classes', stage['num_classes']))
+    return counts
+
+
+def check_coco_categories(cfg: Config, dataset: dict, split: str):
+    """The COCO json of an mmdet dataset parses, names every class of the config's metainfo
+    among its categories (mmdet would silently train without the others) and the model has as
+    many classes as the metainfo (mmdet's default: COCO's 80)."""
+    from mmdet.datasets import CocoDataset
+    from mmdet.registry import DATASETS
+
+    dataset_type = DATASETS.get(dataset.get('type', 'CocoDataset'))
+    if not (isinstance(dataset_type, type) and issubclass(dataset_type, CocoDataset)):
+        return  # LVIS, Objects365 and other formats have their own rules
+    path = resolve_path(dataset.get('data_root') or '', dataset['ann_file'])
+    coco = read_coco_json(path, annotated=not dataset.get('test_mode'))
+    metainfo = dataset.get('metainfo') or {}
+    classes = metainfo.get('classes') or dataset_type.METAINFO['classes']
+    names = [category.get('name') for category in coco['categories']]
+    absent = [name for name in classes if name not in names]
+    if absent:
+        from lsnet_dense.datasets.checks import fold_name
+
+        where = "the config's metainfo classes" if metainfo.get('classes') else \
+            f'the classes of {dataset.get("type")} (none given in metainfo)'
+        folded = {fold_name(name): name for name in names}
+        shown = [repr(name) + (f' (the json has {folded[fold_name(name)]!r})'
+                               if fold_name(name) in folded else '') for name in absent[:5]]
+        raise PreflightError(
+            f'{split} data: {len(absent)} of {where} are no category of {path}: '
+            f'{", ".join(shown)}{" ..." if len(absent) > 5 else ""}. Its categories: '
+            f'{", ".join(map(repr, names[:10]))}{" ..." if len(names) > 10 else ""}. '
+            "Set the dataset's metainfo=dict(classes=(...)) to the category names to train on")
+    check_num_classes(cfg, classes, split)
+
+
+def check_num_classes(cfg: Config, classes: Sequence[str], split: str):
+    """Each ``num_classes`` of an mmdet model's heads is the number of the dataset's classes."""
+    for key, count in _head_class_counts(cfg.model):
+        if count != len(classes):
+            raise PreflightError(
+                f'{split} data: the dataset has {len(classes)} classes but {key} is {count}; '
+                f'set it (and any other num_classes of the heads) to {len(classes)}')
 
 
 def check_label_maps(dataset_cfg: dict, split: str, max_files: int = LABEL_MAPS_CHECKED):

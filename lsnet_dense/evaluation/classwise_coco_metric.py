@@ -12,10 +12,16 @@ class ClasswiseCocoMetric(CocoMetric):
     IoU type, so with ``metric=['bbox', 'segm']`` the mask values overwrite the box values. This
     runs CocoMetric once per type and returns them as ``{type}_{class}_AP`` (a fraction, rounded
     to 3 decimals by CocoMetric), beside the usual ``{type}_mAP``, ``{type}_mAP_50``, ...
+
+    Annotation files without ``info`` or ``licenses`` (as simple converters write them) get
+    empty ones: pycocotools' ``loadRes`` copies ``info`` and would fail after training.
     """
 
     def __init__(self, *args, classwise: bool = True, **kwargs):
         super().__init__(*args, classwise=classwise, **kwargs)
+        if self._coco_api is not None:
+            self._coco_api.dataset.setdefault('info', {})
+            self._coco_api.dataset.setdefault('licenses', [])
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         iou_types, merged = self.metrics, {}

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from mmdet.datasets import CocoDataset
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -124,8 +125,12 @@ def test_missing_coco_is_explained_before_building(tmp_path, monkeypatch):
 def test_missing_pretrained_file_is_named(tmp_path, monkeypatch):
     for folder in ('annotations', 'train2017', 'val2017'):
         os.makedirs(tmp_path / 'data' / 'coco' / folder)
+    # COCO's categories and no images: what the pre-flight checks of the data read.
+    coco = dict(images=[], annotations=[], categories=[
+        dict(id=index + 1, name=name) for index, name in enumerate(CocoDataset.METAINFO['classes'])])
     for split in ('train', 'val'):
-        (tmp_path / 'data/coco/annotations' / f'instances_{split}2017.json').write_text('{}')
+        (tmp_path / 'data/coco/annotations' / f'instances_{split}2017.json').write_text(
+            json.dumps(coco))
     monkeypatch.chdir(tmp_path)
     local = 'model.backbone.init_cfg.checkpoint=pretrained/lsnet_s.pth'
     error = refusal_of('train', osp.join(ROOT, 'configs', 'mask_rcnn_lsnet_s_coco.py'),
