@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 from helpers import REFERENCE_JSON
+from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import use_safe_checkpoint_loading
 from lsnet_dense.warning_filters import filterwarnings_lines
 
@@ -43,3 +44,11 @@ def pytest_configure(config):
 def reference_shapes():
     """Parameter names and shapes of the published checkpoints (the compatibility contract)."""
     return json.loads(REFERENCE_JSON.read_text())
+
+
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    """A demo COCO folder of 4 train and 2 val images of 64x64, made once per test module."""
+    root = str(tmp_path_factory.mktemp('coco'))
+    generate_demo_coco(root, num_train=4, num_val=2, height=64, width=64, seed=4)
+    return root

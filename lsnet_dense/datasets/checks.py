@@ -159,7 +159,7 @@ def voc_images(dataset, report: DatasetReport) -> List[AnnotatedImage]:
     of the split file. Boxes in COCO's frame (see :mod:`lsnet_dense.datasets.voc_to_coco`)."""
     from mmengine.fileio import list_from_file
 
-    from lsnet_dense.datasets.voc_to_coco import read_voc_annotation
+    from lsnet_dense.datasets.voc_to_coco import read_voc_annotation, voc_box_to_coco
 
     images = []
     for image_id in list_from_file(dataset.ann_file):
@@ -172,10 +172,8 @@ def voc_images(dataset, report: DatasetReport) -> List[AnnotatedImage]:
         except PreflightError as error:
             report.errors['unreadable xml files'].append(str(error))
             continue
-        boxes = [Box(f'{xml_path} object {index}', name,
-                     [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1], difficult)
-                 for index, (name, difficult, (xmin, ymin, xmax, ymax))
-                 in enumerate(record['objects'], start=1)]
+        boxes = [Box(f'{xml_path} object {index}', name, voc_box_to_coco(box), difficult)
+                 for index, (name, difficult, box) in enumerate(record['objects'], start=1)]
         file_name = osp.join(dataset.img_subdir, f'{image_id}.jpg')
         images.append(AnnotatedImage(
             file_name, osp.join(dataset.sub_data_root, file_name),

@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
-from PIL import Image, ImageOps
-
 from lsnet_dense.errors import PreflightError
+
+from .checks import image_size
 
 
 def _text(element, path: str, tag: str) -> str:
@@ -47,10 +47,10 @@ def read_voc_annotation(path: str) -> dict:
                 objects=objects)
 
 
-def _upright_size(path: str):
-    """(width, height) of an image as mmcv reads it: EXIF orientation applied."""
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).size
+def voc_box_to_coco(box: Sequence[float]) -> List[float]:
+    """VOC's (xmin, ymin, xmax, ymax), 1-based inclusive, as COCO's [x, y, width, height]."""
+    xmin, ymin, xmax, ymax = box
+    return [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]
 
 
 def voc_to_coco(images_dir: str, annotations_dir: str, ids: Sequence[str],
@@ -90,7 +90,11 @@ def voc_to_coco(images_dir: str, annotations_dir: str, ids: Sequence[str],
         image_path = osp.join(images_dir, record['filename'])
         if not osp.isfile(image_path):
             raise PreflightError(f'{xml_path}: its image {image_path} does not exist')
-        width, height = _upright_size(image_path)
+        try:
+            width, height = image_size(image_path)
+        except OSError as error:
+            raise PreflightError(f'{xml_path}: its image {image_path} cannot be read: '
+                                 f'{error}') from None
         if record['width'] and (record['width'], record['height']) != (width, height):
             # Seen with photos carrying an EXIF rotation that a labelling tool did not apply:
             # the boxes would then be in another frame than the image mmdet reads.
@@ -100,8 +104,8 @@ def voc_to_coco(images_dir: str, annotations_dir: str, ids: Sequence[str],
                 'orientation). Check the boxes against the upright image, then fix the size')
         images.append(dict(id=len(images) + 1, file_name=record['filename'], width=width,
                            height=height))
-        for name, difficult, (xmin, ymin, xmax, ymax) in record['objects']:
-            box = [xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1]
+        for name, difficult, voc_box in record['objects']:
+            box = voc_box_to_coco(voc_box)
             annotations.append(dict(id=len(annotations) + 1, image_id=images[-1]['id'],
                                     category_id=category_ids[name], bbox=box,
                                     area=box[2] * box[3], iscrowd=int(difficult)))

@@ -23,7 +23,6 @@ from mmengine.runner import Runner
 
 from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.checkpoints import load_checkpoint_file
-from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import StrictLoadHook, load_model_checkpoint
 from lsnet_dense.engine.strict_loading import CLASS_DEPENDENT_LAYERS, read_model_checkpoint
 from lsnet_dense.errors import CheckpointMismatchError
@@ -118,13 +117,6 @@ def check_fine_tuned(model, before, checkpoint_state, expected_layers, line, pat
 
 
 # --- end to end: tools/train.py with load_from ---------------------------------------------
-
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('coco'))
-    generate_demo_coco(root, num_train=4, num_val=2, height=64, width=64, seed=4)
-    return root
-
 
 @pytest.fixture(scope='module')
 def one_class_checkpoint(tmp_path_factory):

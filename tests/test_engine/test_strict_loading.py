@@ -12,7 +12,6 @@ import torch
 
 from lsnet_dense import LSNet, engine
 from lsnet_dense.apis import build_model_from_config
-from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.errors import CheckpointMismatchError
 from helpers import REFERENCE_JSON, ROOT, load_tool
 
@@ -24,13 +23,6 @@ def first_mismatch(model_state, checkpoint_state):
     key = next(k for k, v in model_state.items() if checkpoint_state[k].shape != v.shape)
     return (f'{key} has shape {tuple(checkpoint_state[key].shape)} in the checkpoint and '
             f'{tuple(model_state[key].shape)} in the model')
-
-
-@pytest.fixture(scope='module')
-def tiny_coco(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('coco'))
-    generate_demo_coco(root, num_train=4, num_val=2, height=64, width=64, seed=4)
-    return root
 
 
 @pytest.fixture(scope='module')
