@@ -355,6 +355,20 @@ def refusal_of(path, *args, monkeypatch):
     return stopped.value.code
 
 
+def logged_losses(work_dir):
+    """{iteration: loss} from every run (timestamped folder) in ``work_dir``: mmengine's
+    scalars.json of each."""
+    import json
+    losses = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'loss' in record:
+                    losses[record['iter']] = record['loss']
+    return losses
+
+
 def write_config(tmp_path, text, name='model_cfg.py'):
     path = tmp_path / name
     path.write_text(text)

@@ -1,7 +1,7 @@
 """The README's main job: LSNet-T learns to detect shapes on this CPU in minutes.
 
     python tools/demo.py [--model retinanet|mask_rcnn] [--work-dir DIR] [--data-root DIR]
-                         [--epochs N] [--threads N]
+                         [--epochs N] [--threads N] [--num-train N --num-val N]
 
 Generates the demo dataset when missing (lsnet_dense/datasets/demo_coco.py), trains LSNet-T
 RetinaNet (or Mask R-CNN) on it from scratch through tools/train.py, tests it on the val split
@@ -87,6 +87,10 @@ def main():
     parser.add_argument('--data-root', default=DATA_ROOT,
                         help=f'the demo dataset; generated when missing (default {DATA_ROOT})')
     parser.add_argument('--epochs', type=int, help='override the demo config\'s epochs')
+    parser.add_argument('--num-train', type=int, default=3200,
+                        help='training images of a generated dataset (default 3200)')
+    parser.add_argument('--num-val', type=int, default=200,
+                        help='val images of a generated dataset (default 200)')
     parser.add_argument('--threads', type=int, default=DEFAULT_THREADS,
                         help='PyTorch threads of training and testing (default: 2, or 1 on a '
                         'one-core machine; on a quiet 2-core CPU two threads train the demo 1.6x '
@@ -113,7 +117,7 @@ def main():
                   f'{args.data_root} to generate the current one.', flush=True)
     else:
         stage(1, f'generating the demo dataset in {args.data_root} ...')
-        generate_demo_coco(data_root)
+        generate_demo_coco(data_root, num_train=args.num_train, num_val=args.num_val)
     times['data'] = time.time() - start
     data = data_options(data_root) if args.data_root != DATA_ROOT else []
 

@@ -12,13 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.fileio import LocalBackend
 
 from lsnet_dense import LSNet
+from lsnet_dense.apis import build_model_from_config
 from lsnet_dense.checkpoints import load_checkpoint_file
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import AtomicLocalBackend
-from helpers import ROOT, refusal_of
+from helpers import ROOT, logged_losses, refusal_of
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'demo', 'retinanet_lsnet_t_demo.py')
 
@@ -45,18 +47,6 @@ def train_command(root, work_dir, epochs, flags=(), options=()):
 def run(command, **kwargs):
     env = dict(os.environ, PYTHONWARNINGS='ignore')
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, **kwargs)
-
-
-def logged_losses(work_dir):
-    """{iteration: loss} from every run (timestamped folder) in ``work_dir``."""
-    losses = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'loss' in record:
-                    losses[record['iter']] = record['loss']
-    return losses
 
 
 # tools/train.py whose rename of epoch_2.pth into place hangs after writing a marker file: the
@@ -187,7 +177,6 @@ def test_atomic_write_flushes_the_folder_after_the_rename(tmp_path, monkeypatch)
 
 
 def test_checkpoints_are_written_atomically_by_the_configs():
-    from mmengine.config import Config
     for name in ('retinanet_lsnet_t_coco.py', 'mask_rcnn_lsnet_b_coco.py'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
         assert cfg.default_hooks.checkpoint.backend_args == dict(backend='atomic_local')
@@ -202,15 +191,55 @@ def test_non_finite_loss_stops_training_naming_iteration_and_term(tiny_coco, tmp
     assert '--cfg-options default_hooks.non_finite_loss.skip=True' in result.stderr
 
 
-def test_non_finite_loss_steps_can_be_skipped(tiny_coco, tmp_path):
-    work_dir = str(tmp_path / 'skip')
-    result = run(train_command(tiny_coco, work_dir, 1,
+@pytest.fixture(scope='module')
+def skipping_run(tiny_coco, tmp_path_factory):
+    """One epoch (2 iterations of 4 images) whose every loss is NaN, steps skipped, from known
+    weights (``load_from``); with ``--auto-scale-lr`` and no learning-rate schedule, so that the
+    same run shows the learning rate mmengine scaled for the batch (4, beside the config's 16).
+    Returns (work dir, the output, the parameters it started from)."""
+    tmp_path = tmp_path_factory.mktemp('skip')
+    model = build_model_from_config(DEMO_CONFIG)[0]
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, tmp_path / 'start.pth')
+    start = {name: value.detach().clone() for name, value in model.named_parameters()}
+    work_dir = str(tmp_path / 'work')
+    result = run(train_command(tiny_coco, work_dir, 1, flags=['--auto-scale-lr'],
                                options=['model.bbox_head.loss_bbox.loss_weight=nan',
-                                        'default_hooks.non_finite_loss.skip=True']))
+                                        'default_hooks.non_finite_loss.skip=True',
+                                        f'load_from={tmp_path / "start.pth"}',
+                                        'param_scheduler=[]']))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert 'Skipped the step of iteration 2' in result.stdout + result.stderr
-    state = load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))['state_dict']
-    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    return work_dir, result.stdout + result.stderr, start
+
+
+def test_non_finite_loss_steps_can_be_skipped(skipping_run):
+    work_dir, output, start = skipping_run
+    assert 'Skipped the step of iteration 1' in output
+    assert 'Skipped the step of iteration 2' in output
+    checkpoint = load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))
+    # No step was applied: every weight is the one loaded, bit for bit, and the optimizer never
+    # stepped (AdamW keeps no moments, weight decay was not applied either). BatchNorm's
+    # running statistics are not compared: the forward passes did update them.
+    changed = [name for name, value in start.items()
+               if not torch.equal(checkpoint['state_dict'][name], value)]
+    assert start and changed == []
+    assert checkpoint['optimizer']['state'] == {}
+
+
+def test_auto_scale_lr_scales_by_the_actual_batch_size(skipping_run):
+    """As mmengine's Runner.scale_lr: lr x (world size x batch size) / base_batch_size."""
+    work_dir, output, _ = skipping_run
+    cfg = Config.fromfile(DEMO_CONFIG)
+    base_lr, base_batch = cfg.optim_wrapper.optimizer.lr, cfg.auto_scale_lr.base_batch_size
+    assert base_batch != 4
+    scaled = base_lr * (4 / base_batch)
+    assert f'Scaling the original LR by {4 / base_batch}' in output
+    # The learning rate the optimizer used (every parameter group) and the one logged.
+    groups = load_checkpoint_file(osp.join(work_dir, 'epoch_1.pth'))['optimizer']['param_groups']
+    assert [group['lr'] for group in groups] == [scaled] * len(groups)
+    (scalars,) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    with open(scalars) as f:
+        logged = [json.loads(line)['lr'] for line in f]
+    assert logged == [scaled, scaled]
 
 
 def test_truncated_checkpoint_is_named(tmp_path):

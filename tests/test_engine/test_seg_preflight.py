@@ -52,11 +52,17 @@ def test_train_tool_stops_on_missing_ade20k_before_building(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize('name', SEG_CONFIGS)
-def test_pretrained_backbone_that_cannot_be_downloaded_is_named(name):
-    """The configs' URL, with no network (the tests' HF_ENDPOINT refuses connections)."""
+def test_pretrained_backbone_that_cannot_be_downloaded_is_named(name, tmp_path, monkeypatch):
+    """The configs' URL, with no network (the tests' HF_ENDPOINT refuses connections), from a
+    working directory that holds a file of the same name: the check reads the URL's cache only,
+    so no file that happens to lie around can stand in for the download."""
+    filename = f'lsnet_{name.split("_")[2]}.pth'
+    (tmp_path / 'pretrained').mkdir()
+    (tmp_path / 'pretrained' / filename).write_bytes(b'')
+    monkeypatch.chdir(tmp_path)
     cfg = load_config(osp.join(ROOT, 'configs', name))
     url = cfg.model.backbone.init_cfg.checkpoint
-    assert url == hub_url(f'lsnet_{name.split("_")[2]}.pth')
+    assert url == hub_url(filename)
     with pytest.raises(PreflightError) as refused:
         check_pretrained(cfg)
     message = str(refused.value)

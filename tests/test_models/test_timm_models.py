@@ -12,14 +12,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+import timm  # pinned in requirements.txt: a missing timm fails here, it is not skipped
 import torch
 
 from helpers import published_classification
 from hub_server import served_hub
 from lsnet_dense.checkpoints.hub import HUB_REPO, imagenet_filename
-
-timm = pytest.importorskip('timm')
-import lsnet_dense.timm_models  # noqa: E402,F401  registers lsnet_t/s/b
+import lsnet_dense.timm_models  # noqa: F401  registers lsnet_t/s/b
 
 CHANNELS = {'t': [64, 128, 256, 384], 's': [96, 192, 320, 448], 'b': [128, 256, 384, 512]}
 

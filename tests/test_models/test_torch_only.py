@@ -7,11 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from helpers import REFERENCE_JSON, TESTS
-
-pytest.importorskip('timm')
 
 OPENMMLAB = ('mmengine', 'mmcv', 'mmdet', 'mmseg')
 

@@ -1,9 +1,6 @@
-"""The demo's picture (image | ground truth | prediction rows) and `tools/demo.py --model
-mask_rcnn` end to end on a tiny dataset."""
-import os
+"""The demo's picture: image | ground truth | prediction rows (tools/demo.py end to end is
+tests/test_tools/test_demo_tool.py's)."""
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,7 +10,6 @@ from pycocotools.coco import COCO
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.visualization import draw_detection_comparison, place_labels
 from lsnet_dense.visualization.captions import STRIP_HEIGHT
-from helpers import ROOT
 
 CLASSES = ('circle', 'square', 'triangle')
 PALETTE = [(220, 20, 60), (0, 160, 0), (30, 60, 220)]
@@ -84,22 +80,3 @@ def test_picture_refuses_an_empty_prediction_list(tiny_coco, tmp_path):
     with pytest.raises(ValueError, match='no predictions'):
         draw_detection_comparison([], osp.join(tiny_coco, 'annotations', 'instances_val.json'),
                                   CLASSES, PALETTE, str(tmp_path / 'x.png'))
-
-
-@pytest.mark.slow
-def test_mask_rcnn_demo_end_to_end(tiny_coco, tmp_path):
-    """One epoch of the Mask R-CNN demo: stages, box and mask AP, the picture, the time."""
-    work_dir = str(tmp_path / 'work')
-    result = subprocess.run(
-        [sys.executable, 'tools/demo.py', '--model', 'mask_rcnn', '--data-root', tiny_coco,
-         '--work-dir', work_dir, '--epochs', '1'], cwd=ROOT, capture_output=True, text=True,
-        env=dict(os.environ, PYTHONWARNINGS='ignore'))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
-    for stage in ('[1/5] demo dataset', '[2/5] training LSNet-T Mask R-CNN', 'epoch 1/1',
-                  '[3/5] testing', '[4/5] drawing', '[5/5] written'):
-        assert stage in out
-    assert 'bbox' in out and 'segm' in out  # the AP table has both
-    picture = osp.join(work_dir, 'prediction_vs_ground_truth.png')
-    assert f'picture: {picture}' in out and cv2.imread(picture).shape[1] == 3 * 256
-    assert 'demo finished in' in out.splitlines()[-1]

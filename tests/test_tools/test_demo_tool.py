@@ -1,13 +1,68 @@
-"""tools/demo.py: what it trains (--epochs N moves the schedule), and its demo dataset."""
+"""tools/demo.py: the five stages for real on a tiny generated dataset, what it trains
+(--epochs N moves the schedule), and its demo dataset."""
 import json
+import os
+import os.path as osp
+import re
+import subprocess
 import sys
 
+import cv2
 import pytest
 from mmengine.config import Config
 
 from lsnet_dense.datasets import generate_demo_coco
 from lsnet_dense.engine import load_run_config
-from helpers import load_tool
+from lsnet_dense.visualization.captions import STRIP_HEIGHT
+from helpers import ROOT, load_tool
+from tolerances import DEMO_TIMING_ROUNDING_S
+
+# A row of report.py's COCO AP table: "| this run | bbox | 0.0 | 0.1 | 0.0 | 0.0 | 0.0 | - |".
+AP_ROW = re.compile(r'^\| this run \| (bbox|segm) \|((?: [\d.]+ \|| - \|){6})$', re.M)
+TIMING = re.compile(r'^demo finished in ([\d.]+) min \(data (\d+) s, training (\d+) s, '
+                    r'testing (\d+) s, drawing (\d+) s\)$')
+
+
+def test_demo_runs_its_five_stages_on_a_reduced_schedule(tmp_path):
+    """`make demo` as a user runs it, shrunk: the dataset generated (4 training images, 2 val),
+    one training iteration, tested, the AP table, the picture and the timing line. Mask R-CNN:
+    after one step RetinaNet scores no box above the config's 0.05, so it would have no AP
+    table to print; Mask R-CNN's classifier starts near 1/4 per class."""
+    data_root, work_dir = tmp_path / 'data', tmp_path / 'work'
+    result = subprocess.run(
+        [sys.executable, 'tools/demo.py', '--model', 'mask_rcnn', '--data-root', str(data_root),
+         '--work-dir', str(work_dir), '--epochs', '1', '--num-train', '4', '--num-val', '2',
+         '--threads', '1'], cwd=ROOT, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    stages = [line for line in out.splitlines() if re.match(r'\[\d/5\] ', line)]
+    assert [line[:5] for line in stages] == [f'[{i}/5]' for i in range(1, 6)], stages
+    assert stages[0] == f'[1/5] generating the demo dataset in {data_root} ...'
+    with open(data_root / 'annotations' / 'instances_train.json') as f:
+        assert len(json.load(f)['images']) == 4
+    assert 'epoch 1/1, iteration 1/1: loss ' in out
+
+    rows = {kind: [None if v.strip() == '-' else float(v) for v in values.split('|')[:-1]]
+            for kind, values in AP_ROW.findall(out)}
+    assert sorted(rows) == ['bbox', 'segm'], out
+    assert all(0 <= v <= 100 for values in rows.values() for v in values if v is not None)
+    with open(work_dir / 'report.json') as f:
+        assert f.read()  # the tables' files are written beside the printed one
+
+    picture = work_dir / 'prediction_vs_ground_truth.png'
+    assert f'  picture: {picture}' in out
+    image = cv2.imread(str(picture))
+    assert image is not None
+    panel = 256  # the 128 px images enlarged twice; one row per val image
+    assert image.shape == (2 * STRIP_HEIGHT + 2 * panel, 3 * panel, 3)
+    assert osp.isfile(work_dir / 'epoch_1.pth')
+
+    timing = TIMING.match(out.splitlines()[-1])
+    assert timing, out.splitlines()[-1]
+    minutes, *seconds = (float(v) for v in timing.groups())
+    assert abs(minutes * 60 - sum(seconds)) <= DEMO_TIMING_ROUNDING_S
+    assert seconds[1] > 0  # the training took time: it ran
 
 
 class Stop(Exception):

@@ -9,6 +9,7 @@ import pytest
 
 from lsnet_dense.datasets.demo_ade20k import CLASSES, generate_demo_ade20k
 from helpers import ROOT, confusion_matrix, scores_from_confusion
+from tolerances import PRINTED_METRIC_ROUNDING
 
 NUM_VAL = 3
 
@@ -62,12 +63,12 @@ def test_reported_numbers_equal_a_count_over_the_saved_predictions(demo_run):
 
     report = json.loads((work_dir / 'seg_report.json').read_text())['runs'][0]
     for key, value in summary.items():
-        assert report[key] == pytest.approx(value, abs=0.0051), key
+        assert report[key] == pytest.approx(value, abs=PRINTED_METRIC_ROUNDING), key
     for i, name in enumerate(CLASSES):
         for key, expected in (('IoU', iou[i]), ('Acc', acc[i])):
             got = report['per_class'][name][key]
             assert (got is None) if np.isnan(expected) else got == pytest.approx(
-                expected, abs=0.0051), (name, key)
+                expected, abs=PRINTED_METRIC_ROUNDING), (name, key)
 
 
 def fake_result(path, config, miou):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers import RETINANET_CONFIG, SEMFPN_CONFIG, load_tool, write_config
+from tolerances import TWO_DECIMALS_ROUNDING
 
 
 @pytest.fixture(scope='module')
@@ -22,7 +23,7 @@ def _rows(output, batch=1):
             rows[parts[0].strip()] = tuple(float(v) for v in parts[1:])
     assert rows, output
     reference = next(iter(rows.values()))[0]
-    rounding = 0.005 + 1e-9  # every figure is printed with 2 decimals
+    rounding = TWO_DECIMALS_ROUNDING
     for latency, spread, best, images_per_second, ratio in rows.values():
         assert 0 < best <= latency and spread >= 0
         expected = 1e3 * batch / latency
@@ -63,7 +64,10 @@ def test_whole_model_or_its_backbone(config_text, part, benchmark_tool, tmp_path
     assert list(rows) == [name] and rows[name][4] == 1.0
 
 
-def test_compare_needs_a_backbone(benchmark_tool, tmp_path):
+def test_compare_needs_a_backbone(benchmark_tool, tmp_path, capsys):
     config = write_config(tmp_path, RETINANET_CONFIG)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stopped:
         benchmark_tool.main([config, '--compare', 'resnet18'])
+    assert stopped.value.code == 2  # argparse's usage error
+    assert ('error: --compare times backbones beside a backbone: add --part backbone'
+            in capsys.readouterr().err)

@@ -169,10 +169,7 @@ def test_without_config_neck_and_heads_are_kept_unchecked(reference_shapes, reti
                                     'semfpn_lsnet_b_ade20k.py'])
 def test_published_configs(config, reference_shapes, tmp_path):
     """The project's own configs accept converted published checkpoints."""
-    path = osp.join(ROOT, 'configs', config)
-    if not osp.exists(path):
-        pytest.skip(f'{config} does not exist yet')
-    model, cfg = build_model_from_config(path)
+    model, cfg = build_model_from_config(osp.join(ROOT, 'configs', config))
     task = config.split('_lsnet')[0]
     arch = cfg.model.backbone.arch
     checkpoint = published_dense(reference_shapes, task, arch, model)

@@ -96,20 +96,24 @@ def unpack_source(mmcv_version, folder):
     return source
 
 
+def compile_wheel(source, folder):
+    """``pip wheel`` of the unpacked ``source`` into ``folder``, mmcv's ops compiled."""
+    # ninja from the venv, and mmcv's ops compiled; MAX_JOBS keeps a small machine usable.
+    env = dict(os.environ, MMCV_WITH_OPS='1', MAX_JOBS=os.environ.get('MAX_JOBS', str(os.cpu_count() or 1)),
+               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    command = [sys.executable, '-m', 'pip', 'wheel', source, '--no-deps', '--no-build-isolation',
+               '--no-cache-dir', '-w', folder]
+    subprocess.run(command, env=env, check=True)
+
+
 def build_wheel(mmcv_version, root, key):
     """Build into a hidden folder, then rename it to ``root/key`` (atomic on one file system)."""
     building = tempfile.mkdtemp(prefix=f'.{key}.building-', dir=root)
     sources = tempfile.mkdtemp(prefix=f'.{key}.building-src-', dir=root)
-    source = unpack_source(mmcv_version, sources)
-    # ninja from the venv, and mmcv's ops compiled; MAX_JOBS keeps a small machine usable.
-    env = dict(os.environ, MMCV_WITH_OPS='1', MAX_JOBS=os.environ.get('MAX_JOBS', str(os.cpu_count() or 1)),
-               PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
     print(f'install_mmcv: building mmcv {mmcv_version} for {key} (about 10 minutes on 2 cores)',
           flush=True)
-    command = [sys.executable, '-m', 'pip', 'wheel', source, '--no-deps', '--no-build-isolation',
-               '--no-cache-dir', '-w', building]
     try:
-        subprocess.run(command, env=env, check=True)
+        compile_wheel(unpack_source(mmcv_version, sources), building)
         if find_wheel(building) is None:
             fail(f'pip wheel left no single mmcv wheel in {building}')
         os.rename(building, osp.join(root, key))
