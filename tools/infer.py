@@ -3,6 +3,7 @@
     python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] [--out-dir DIR]
         [--score-thr 0.3] [--device cpu] [--deploy]
     python tools/infer.py CONFIG FILE.onnx IMAGE ...   # the exported model, in ONNX Runtime
+        [--backend openvino] [--precision bf16]        # (end-to-end files)
 
 Thin over mmdet's DetInferencer and mmseg's MMSegInferencer (the config's test pipeline and
 visualizer): the drawings go to DIR/vis/, and a line per image summarises the prediction.
@@ -20,6 +21,7 @@ import torch
 from lsnet_dense.apis import build_model_from_config, deploy_model
 from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 from lsnet_dense.deploy import onnx_model_config
+from lsnet_dense.deploy.backends import BACKENDS, PRECISIONS
 from lsnet_dense.engine import load_config
 from lsnet_dense.errors import PreflightError
 
@@ -38,6 +40,11 @@ def parse_args(argv=None):
     parser.add_argument('--opacity', type=float, default=0.6,
                         help='segmentation: opacity of the label overlay')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime',
+                        help='runtime of an end-to-end .onnx file (export_onnx.py --end2end), '
+                        'on the CPU; raw files run in ONNX Runtime')
+    parser.add_argument('--precision', choices=PRECISIONS, default='f32',
+                        help='bf16: OpenVINO on CPUs with BF16 instructions')
     parser.add_argument('--deploy', action='store_true', help='fold the backbone first')
     add_trust_checkpoint_argument(parser)
     return parser.parse_args(argv)
@@ -52,7 +59,9 @@ def check_inputs(args):
         if args.deploy:
             raise PreflightError('--deploy folds a PyTorch backbone; an exported ONNX file is '
                                  'folded already')
-        onnx_model_config(load_config(args.config), args.checkpoint)  # checks they match
+        # Checks that they match.
+        onnx_model_config(load_config(args.config), args.checkpoint, backend=args.backend,
+                          precision=args.precision)
         return
     # The inferencers load with strict=False: a checkpoint of another model would only warn.
     build_model_from_config(args.config, checkpoint=args.checkpoint)
@@ -84,7 +93,8 @@ def run(args) -> List[str]:
     scope, model, weights, exported = cfg.default_scope, args.config, args.checkpoint, None
     if args.checkpoint.endswith('.onnx'):
         # The config's model running the file; the inferencer then loads no weights.
-        exported = onnx_model_config(cfg, args.checkpoint, device=args.device)
+        exported = onnx_model_config(cfg, args.checkpoint, device=args.device,
+                                     backend=args.backend, precision=args.precision)
         model, weights = cfg, None
     with warnings.catch_warnings():
         if exported:

@@ -2,6 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
     python tools/test.py CONFIG FILE.onnx ...   # the exported model, in ONNX Runtime
+    python tools/test.py CONFIG FILE.onnx --backend openvino [--precision bf16]  # --end2end files
 
 The metrics are printed and written to WORK_DIR/test_metrics.json (see
 tools/analysis_tools/report.py).
@@ -17,6 +18,7 @@ from mmengine.dist import is_main_process
 from lsnet_dense.cli import (add_trust_checkpoint_argument, build_runner, exit_on_error,
                              parse_with_launcher, set_up_tool_process)
 from lsnet_dense.deploy import onnx_model_config
+from lsnet_dense.deploy.backends import BACKENDS, PRECISIONS
 from lsnet_dense.engine import check_checkpoint, check_datasets, distributed, load_run_config
 from lsnet_dense.errors import PreflightError
 
@@ -31,6 +33,11 @@ def parse_args():
                         'segmentation: save predicted label maps to this folder')
     parser.add_argument('--show-dir', help='draw predictions into this folder (relative to '
                         'the timestamped log folder for detection)')
+    parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime',
+                        help='runtime of an end-to-end .onnx file (export_onnx.py --end2end), '
+                        'on the CPU; raw files run in ONNX Runtime')
+    parser.add_argument('--precision', choices=PRECISIONS, default='f32',
+                        help='bf16: OpenVINO on CPUs with BF16 instructions')
     parser.add_argument('--deploy', action='store_true',
                         help='fold Conv+BN and RepVGG branches of the backbone before testing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -45,7 +52,8 @@ def build_config(args):
         if args.deploy:
             raise PreflightError('--deploy folds a PyTorch backbone; an exported ONNX file is '
                                  'folded already')
-        onnx_model_config(cfg, args.checkpoint)
+        onnx_model_config(cfg, args.checkpoint, backend=args.backend,
+                          precision=args.precision)
     else:
         check_checkpoint(args.checkpoint)
         cfg.load_from = args.checkpoint

@@ -1,7 +1,9 @@
 """Deployment: ONNX export with torch's own exporter, and running the files in ONNX Runtime.
 
 ``import lsnet_dense.deploy`` needs onnx / onnxscript only for exporting and onnxruntime only for
-running; both are imported when used.
+running; both are imported when used. End-to-end files (post-processing in the graph, for
+runtimes without PyTorch): :mod:`lsnet_dense.deploy.export_end2end`, run in ONNX Runtime or
+OpenVINO by :mod:`lsnet_dense.deploy.backends`.
 """
 from .export import (SUPPORTED_MODELS, TOLERANCE, ExportReport, export_backbone,
                      export_model)

@@ -125,10 +125,13 @@ class ExportReport:
     Attributes:
         files: the ``.onnx`` files and the sidecar JSON.
         differences: graph file -> output name -> largest |ORT - PyTorch| / max |PyTorch|.
+        predictions: end-to-end files only: example -> figure -> value (see
+            :mod:`lsnet_dense.deploy.end2end_check`).
     """
 
     files: List[str] = field(default_factory=list)
     differences: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    predictions: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     @property
     def worst(self) -> float:

@@ -4,11 +4,14 @@ from typing import Optional
 from mmengine.config import Config
 
 from lsnet_dense.errors import PreflightError
+from .backends import check_backend
 from .export import SUPPORTED_MODELS, supported_text
 from .sidecar import check_sidecar_matches, read_sidecar
 
 ONNX_MODEL_TYPES = {'single_stage': 'ONNXSingleStageDetector',
                     'two_stage': 'ONNXTwoStageDetector', 'segmentor': 'ONNXEncoderDecoder'}
+END2END_MODEL_TYPES = {'single_stage': 'ONNXEnd2EndDetector',
+                       'segmentor': 'ONNXEnd2EndSegmentor'}
 
 
 def head_num_classes(model_cfg) -> Optional[int]:
@@ -20,14 +23,18 @@ def head_num_classes(model_cfg) -> Optional[int]:
 
 
 def onnx_model_config(cfg: Config, onnx_file: str, threads: Optional[int] = None,
-                      device: str = 'auto') -> dict:
+                      device: str = 'auto', backend: str = 'onnxruntime',
+                      precision: str = 'f32') -> dict:
     """Point ``cfg.model`` at ``onnx_file`` (in place) after checking that they match.
 
     The model keeps the config's data preprocessor, heads (for post-processing) and test
-    settings; ``load_from`` is cleared. Returns the file's sidecar.
+    settings; ``load_from`` is cleared. A raw file runs in ONNX Runtime (``device``); an
+    end-to-end file (``--end2end``) on the CPU of ``backend`` (onnxruntime or openvino) at
+    ``precision``. Returns the file's sidecar.
 
     Raises:
-        PreflightError: unsupported model type, missing sidecar, other task / model / classes.
+        PreflightError: unsupported model type, missing sidecar, other task / model / classes,
+            OpenVINO or bf16 asked of a raw file.
     """
     content = read_sidecar(onnx_file)
     model_type = cfg.model.get('type')
@@ -41,9 +48,20 @@ def onnx_model_config(cfg: Config, onnx_file: str, threads: Optional[int] = None
     else:
         from . import onnx_segmentor  # noqa: F401
     backbone = dict(cfg.model.backbone, init_cfg=None)  # the weights are the file's
-    cfg.model = dict(cfg.model, type=ONNX_MODEL_TYPES[SUPPORTED_MODELS[model_type]],
-                     backbone=backbone, onnx_file=onnx_file, ort_threads=threads,
-                     ort_device=device)
+    kind = SUPPORTED_MODELS[model_type]
+    if content.get('end2end'):
+        check_backend(backend, precision)
+        cfg.model = dict(cfg.model, type=END2END_MODEL_TYPES[kind], backbone=backbone,
+                         onnx_file=onnx_file, backend=backend, precision=precision,
+                         threads=threads)
+    else:
+        if (backend, precision) != ('onnxruntime', 'f32'):
+            raise PreflightError(f'{onnx_file} is a raw file (the network up to its raw '
+                                 'outputs; mmdet / mmseg post-process them in PyTorch), which '
+                                 'runs in ONNX Runtime at f32 only; OpenVINO and bf16 run '
+                                 'end-to-end files: export with --end2end')
+        cfg.model = dict(cfg.model, type=ONNX_MODEL_TYPES[kind], backbone=backbone,
+                         onnx_file=onnx_file, ort_threads=threads, ort_device=device)
     cfg.model.pop('pretrained', None)
     cfg.load_from = None
     return content

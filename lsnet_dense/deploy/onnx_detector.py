@@ -8,13 +8,18 @@ their post-processing (anchors, box decoding, NMS, mask pasting); their weights 
 import os.path as osp
 from typing import Dict, List, Optional
 
+import numpy as np
+import torch
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from mmdet.structures.bbox import scale_boxes
+from mmengine.structures import InstanceData
 from torch import Tensor
 
+from .backends import Session
 from .inference_only import InferenceOnly
-from .runtime import OnnxRunner
+from .runtime import OnnxRunner, check_input_size
 
 
 def _levels(outputs: Dict[str, Tensor], name: str) -> List[Tensor]:
@@ -91,3 +96,39 @@ def _single_or_tuple(runner: OnnxRunner):
         outputs = runner(roi_features)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
     return forward
+
+
+@MODELS.register_module()
+class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
+    """A RetinaNet whose whole prediction is an end-to-end file (``--end2end``): the graph gives
+    boxes in input pixels, scores and labels; only the rescale to the original image is left.
+
+    Args:
+        onnx_file: the end-to-end ``.onnx``.
+        backend, precision, threads: see :class:`lsnet_dense.deploy.backends.Session` (CPU).
+        **kwargs: the config's detector arguments (its data preprocessor and test pipeline
+            feed the graph; the network's weights are unused).
+    """
+
+    def __init__(self, onnx_file: str, backend: str = 'onnxruntime', precision: str = 'f32',
+                 threads: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.session = Session(onnx_file, backend, precision, threads)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        results = []
+        for images, sample in zip(batch_inputs.split(1), batch_data_samples):
+            check_input_size(self.session.path, self.session.input_shapes[0],
+                             tuple(images.shape))
+            image_size = np.array(sample.metainfo['img_shape'][:2], np.float32)
+            boxes, scores, labels = (torch.from_numpy(np.ascontiguousarray(o)) for o in
+                                     self.session.run({'images': images.cpu().numpy(),
+                                                       'image_size': image_size}))
+            if rescale:
+                # mmdet's own rescale: a multiplication by the reciprocal scale factors.
+                boxes = scale_boxes(boxes, [1 / s for s in sample.metainfo['scale_factor']])
+            results.append(InstanceData(bboxes=boxes.to(images.device),
+                                        scores=scores.to(images.device),
+                                        labels=labels.to(images.device)))
+        return self.add_pred_to_datasample(batch_data_samples, results)

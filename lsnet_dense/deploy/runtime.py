@@ -77,6 +77,19 @@ def _size_text(shape: Sequence) -> str:
     return 'x'.join(str(d) if isinstance(d, int) else '?' for d in shape)
 
 
+def check_input_size(path: str, expected: Sequence, shape: Sequence[int]):
+    """Raise naming both sizes if ``shape`` (B, C, H, W) does not fit the file's ``expected``
+    input shape (ints where static, names where dynamic; a static batch of 1 fits any batch)."""
+    fits = len(shape) == len(expected) and all(
+        not isinstance(e, int) or e == s or (i == 0 and e == 1)
+        for i, (e, s) in enumerate(zip(expected, shape)))
+    if not fits:
+        raise ValueError(
+            f'{path} was exported for inputs of size {_size_text(expected)} '
+            f'(N x C x H x W), but got {_size_text(shape)}; export it again with '
+            f'--shape {shape[-2]} {shape[-1]}, or with --dynamic for any size')
+
+
 class OnnxRunner:
     """Runs an ONNX file's single image input on torch tensors, returning torch tensors.
 
@@ -94,23 +107,18 @@ class OnnxRunner:
         self.session = create_session(path, threads, optimization, device)
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
-            raise PreflightError(f'{path} has {len(inputs)} inputs; an exported model has one '
-                                 'image input')
+            kind = ('an end-to-end file (tools/deployment/export_onnx.py --end2end)'
+                    if [i.name for i in inputs] == ['images', 'image_size'] else
+                    f'a file with {len(inputs)} inputs')
+            raise PreflightError(f'{path} is {kind}; a raw file (the network up to its raw '
+                                 'outputs, exported without --end2end) is expected here')
         self.input_name = inputs[0].name
         self.input_shape = list(inputs[0].shape)  # ints where static, names where dynamic
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def check_input(self, shape: Sequence[int]):
         """Raise naming both sizes if ``shape`` (B, C, H, W) does not fit the file."""
-        expected = self.input_shape
-        fits = len(shape) == len(expected) and all(
-            not isinstance(e, int) or e == s or (i == 0 and e == 1)
-            for i, (e, s) in enumerate(zip(expected, shape)))
-        if not fits:
-            raise ValueError(
-                f'{self.path} was exported for inputs of size {_size_text(expected)} '
-                f'(N x C x H x W), but got {_size_text(shape)}; export it again with '
-                f'--shape {shape[-2]} {shape[-1]}, or with --dynamic for any size')
+        check_input_size(self.path, self.input_shape, shape)
 
     def __call__(self, images: Tensor) -> List[Tensor]:
         """(B, 3, H, W) float tensor -> the graph's outputs, on ``images``' device."""

@@ -120,3 +120,48 @@ def check_sidecar_matches(content: dict, cfg: Config, onnx_path: str, model_type
 def _short(names: Sequence[str], shown: int = 5) -> str:
     more = f', ... ({len(names)} in all)' if len(names) > shown else ''
     return '(' + ', '.join(map(str, names[:shown])) + more + ')'
+
+
+# Test-pipeline transforms that only load or pack data: nothing for a runtime to do.
+_PASSIVE_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations', 'PackDetInputs',
+                       'PackSegInputs')
+
+
+def resize_spec(cfg: Config) -> list:
+    """The test pipeline's geometric steps, in order, for a runtime to repeat.
+
+    ``{'type': 'Resize', 'scale': [W, H], 'keep_ratio': bool}`` resizes as ``mmcv.imrescale``
+    (keep_ratio: the largest size with the long edge <= max(W, H) and the short edge <=
+    min(W, H)) or ``mmcv.imresize``, bilinear; ``{'type': 'ResizeToMultiple', 'size_divisor':
+    D}`` resizes up to the next multiple of D. Only these are supported.
+
+    Raises:
+        PreflightError: a transform a runtime could not repeat (flip, pad, multi-scale ...).
+    """
+    loader = cfg.get('test_dataloader') or {}
+    dataset = loader.get('dataset') or {}
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    steps = []
+    for transform in dataset.get('pipeline') or []:
+        kind = transform['type']
+        interpolation = transform.get('interpolation') or 'bilinear'
+        if kind in _PASSIVE_TRANSFORMS:
+            if kind == 'LoadImageFromFile' and transform.get('color_type', 'color') != 'color':
+                raise PreflightError(f'--end2end: LoadImageFromFile with color_type '
+                                     f'{transform["color_type"]!r} is not supported')
+            continue
+        if kind == 'Resize' and transform.get('scale') and interpolation == 'bilinear':
+            scale = transform['scale']
+            scale = [scale, scale] if isinstance(scale, int) else list(scale)
+            steps.append(dict(type='Resize', scale=scale,
+                              keep_ratio=bool(transform.get('keep_ratio', False))))
+        elif kind == 'ResizeToMultiple' and interpolation == 'bilinear':
+            steps.append(dict(type='ResizeToMultiple',
+                              size_divisor=int(transform['size_divisor'])))
+        else:
+            raise PreflightError(f'--end2end: the test pipeline\'s {_plain(transform)} is not '
+                                 'supported by the runtimes (supported: LoadImageFromFile, '
+                                 'Resize with a scale, ResizeToMultiple, both bilinear; '
+                                 'LoadAnnotations and Pack*Inputs are skipped)')
+    return steps

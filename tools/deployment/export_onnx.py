@@ -1,7 +1,7 @@
 """Export an LSNet detector / segmenter, or the bare backbone, to ONNX (torch's own exporter).
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx [--shape H W] \
-        [--dynamic]
+        [--dynamic] [--end2end]
     python tools/deployment/export_onnx.py --backbone {t,s,b} [--checkpoint FILE] --shape H W \
         --out FILE.onnx
 
@@ -9,6 +9,12 @@ Writes FILE.onnx (Mask R-CNN also FILE.roi_bbox.onnx and FILE.roi_mask.onnx) and
 description a runtime needs. Then runs the files in ONNX Runtime and prints, per output, the
 largest difference to PyTorch relative to the output's magnitude; above --tolerance (1e-4) it
 exits non-zero.
+
+With --end2end (RetinaNet, Semantic FPN, UperNet) FILE.onnx is the whole prediction: boxes,
+scores and labels, or the label map (lsnet_dense/deploy/end2end.py); tools/deployment/
+onnx_infer.py runs it with no PyTorch. The check then compares predictions with mmdet's / mmseg's
+on two example scenes: labels identical, boxes within 1e-3 px, scores within 1e-4, label maps
+equal on at least 99.9% of the pixels.
 """
 import argparse
 import os
@@ -20,6 +26,7 @@ from mmengine.config import DictAction
 from lsnet_dense import LSNet
 from lsnet_dense.cli import add_trust_checkpoint_argument, exit_on_error, set_up_tool_process
 from lsnet_dense.deploy import TOLERANCE, export_backbone, export_model
+from lsnet_dense.deploy.export_end2end import export_end2end
 from lsnet_dense.errors import ExportMismatch
 
 
@@ -38,7 +45,11 @@ def parse_args(argv=None):
     parser.add_argument('--shape', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'),
                         help='input size of the file (with --dynamic: of the check only)')
     parser.add_argument('--dynamic', action='store_true',
-                        help='any batch size, height and width')
+                        help='any batch size, height and width (--end2end: any height and '
+                        'width, batch 1)')
+    parser.add_argument('--end2end', action='store_true',
+                        help='one graph with the post-processing inside (boxes, scores, labels '
+                        'or the label map), for runtimes without PyTorch')
     parser.add_argument('--tolerance', type=float, default=TOLERANCE,
                         help='largest relative ONNX Runtime vs PyTorch difference accepted')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -49,6 +60,9 @@ def parse_args(argv=None):
         parser.error('give either CONFIG [CHECKPOINT] or --backbone')
     if args.backbone_checkpoint and not args.backbone:
         parser.error('--checkpoint goes with --backbone; a config takes CHECKPOINT positionally')
+    if args.end2end and args.backbone:
+        parser.error('--end2end exports a detector or segmenter; the bare backbone has no '
+                     'post-processing')
     if not args.out.endswith('.onnx'):
         parser.error(f'--out must name a .onnx file, got {args.out}')
     return args
@@ -61,7 +75,10 @@ def main(argv=None):
     failed = None
     with exit_on_error():
         try:
-            if args.backbone:
+            if args.end2end:
+                report = export_end2end(args.config, args.checkpoint, args.out, args.shape,
+                                        args.dynamic, args.cfg_options)
+            elif args.backbone:
                 report = export_backbone(args.backbone, args.out, args.shape,
                                          args.backbone_checkpoint, args.dynamic, args.tolerance)
             else:
@@ -70,7 +87,25 @@ def main(argv=None):
         except ExportMismatch as error:  # the differences are printed before the exit
             report, failed = error.report, error
     size = 'dynamic size' if args.dynamic else f'{args.shape[0]}x{args.shape[1]}'
-    print(f'exported ({size}): {", ".join(report.files)}')
+    print(f'exported ({size}{", end-to-end" if args.end2end else ""}): '
+          f'{", ".join(report.files)}')
+    if args.end2end:
+        print_predictions(report)
+    else:
+        print_differences(report, args)
+    if failed:
+        sys.exit(f'error: {failed}')
+
+
+def print_predictions(report):
+    print('ONNX Runtime vs PyTorch (mmdet / mmseg post-processing) on example scenes:')
+    for example, figures in report.predictions.items():
+        print(f'  {example}: ' + ', '.join(
+            f'{name} {value:.0f}' if value.is_integer() and 'pixels' not in name
+            else f'{name} {value:.3g}' for name, value in figures.items()))
+
+
+def print_differences(report, args):
     print(f'ONNX Runtime vs PyTorch at {2 if args.dynamic else 1}x3x{args.shape[0]}x'
           f'{args.shape[1]} (RoI heads: '
           'random RoI features), max |ORT - PyTorch| / max |PyTorch| per output:')
@@ -78,8 +113,6 @@ def main(argv=None):
         for name, difference in differences.items():
             print(f'  {osp.basename(path)} {name:<20} {difference:.2e}')
     print(f'largest: {report.worst:.2e} (tolerance {args.tolerance:g})')
-    if failed:
-        sys.exit(f'error: {failed}')
 
 
 if __name__ == '__main__':
