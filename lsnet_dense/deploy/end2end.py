@@ -9,6 +9,8 @@
   (2,) -> ``seg_map`` (1, H_out, W_out): as mmseg, the logits resized (bilinear) to the input,
   cropped to ``image_size``, resized to ``output_size`` (the original image), then the argmax.
 
+Mask R-CNN: :mod:`lsnet_dense.deploy.end2end_mask_rcnn`.
+
 Pre-processing (resize, normalisation, padding) is not in the graphs; the sidecar describes it.
 """
 from typing import List, Tuple

@@ -1,8 +1,9 @@
 """The check of an end-to-end file against PyTorch: mmdet's / mmseg's own post-processing on the
 PyTorch network's outputs, compared with what the file returns in ONNX Runtime.
 
-Limits (issue 22): labels identical, boxes within 1e-3 px, scores within 1e-4, label maps equal
-on at least 99.9% of the pixels. Detections are compared in order (both are sorted by score).
+Limits (issue 22): labels identical, boxes within 1e-3 px, scores within 1e-4, label maps and
+instance masks equal on at least 99.9% of the pixels. Detections are compared in order (both are
+sorted by score); masks as mmdet pastes them, over all pixels of the N masks at the image size.
 """
 from typing import Dict
 
@@ -54,6 +55,60 @@ def pytorch_label_map(model: nn.Module, images: Tensor, image_size,
     return model.postprocess_result(logits, [sample])[0].pred_sem_seg.data.numpy()
 
 
+@torch.no_grad()
+def pytorch_instances(model: nn.Module, images: Tensor, image_size) -> Dict[str, np.ndarray]:
+    """mmdet's Mask R-CNN prediction on (1, 3, H, W): boxes in pixels of ``images``, masks
+    (N, h, w) bool at ``image_size`` (the RPN, then ``StandardRoIHead.predict``), and the mask
+    head's (N, M, M) probabilities of each detection's class on mmcv's RoIAlign."""
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.bbox import bbox2roi
+    size = tuple(int(s) for s in image_size)
+    sample = DetDataSample(metainfo=dict(img_shape=size, ori_shape=size, scale_factor=(1., 1.),
+                                         pad_shape=tuple(images.shape[2:])))
+    features = model.extract_feat(images)
+    proposals = model.rpn_head.predict(features, [sample], rescale=False)
+    result = model.roi_head.predict(features, proposals, [sample], rescale=False)[0]
+    logits = model.roi_head._mask_forward(features, bbox2roi([result.bboxes]))['mask_preds']
+    if not model.roi_head.mask_head.class_agnostic:
+        logits = logits[torch.arange(len(logits)), result.labels]
+    else:
+        logits = logits[:, 0]
+    return dict(boxes=result.bboxes.numpy(), scores=result.scores.numpy(),
+                labels=result.labels.numpy(), masks=result.masks.numpy(),
+                mask_probabilities=logits.sigmoid().numpy())
+
+
+def paste_masks(probabilities: Tensor, boxes: Tensor, height: int, width: int,
+                threshold: float) -> Tensor:
+    """(N, M, M) mask probabilities and (N, 4) boxes -> (N, height, width) bool, as
+    ``FCNMaskHead._predict_by_feat_single`` on the CPU: mmdet's ``_do_paste_mask`` one mask at a
+    time (only the box's surroundings are resampled), then ``>= threshold``."""
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+    masks = torch.zeros(len(boxes), height, width, dtype=torch.bool)
+    for i in range(len(boxes)):
+        pasted, region = _do_paste_mask(probabilities[i:i + 1, None], boxes[i:i + 1], height,
+                                        width, skip_empty=True)
+        masks[(slice(i, i + 1),) + region] = pasted >= threshold
+    return masks
+
+
+def compare_instances(actual, expected: Dict[str, np.ndarray],
+                      threshold: float) -> Dict[str, float]:
+    """:func:`compare_detections` and, where the detections match one to one, the masks: the
+    file's probabilities against mmdet's, and the file's pasted as mmdet pastes them."""
+    boxes, scores, labels, probabilities = actual
+    figures = compare_detections((boxes, scores, labels), expected)
+    if len(labels) == len(expected['labels']):
+        figures['mask probabilities max |diff|'] = float(np.abs(
+            probabilities - expected['mask_probabilities']).max(initial=0))
+        height, width = expected['masks'].shape[1:]
+        pasted = paste_masks(torch.from_numpy(probabilities), torch.from_numpy(boxes), height,
+                             width, threshold).numpy()
+        figures['mask pixels equal'] = float((pasted == expected['masks']).mean()) if len(
+            labels) else 1.
+    return figures
+
+
 def compare_detections(actual, expected: Dict[str, np.ndarray]) -> Dict[str, float]:
     """Figures of one image; ``actual`` is the file's (boxes, scores, labels)."""
     boxes, scores, labels = actual
@@ -82,6 +137,9 @@ def problems_of(figures: Dict[str, float]) -> list:
         return [f'{figures["detections in the file"]:.0f} detections instead of PyTorch\'s '
                 f'{figures["detections"]:.0f}']
     problems = []
+    if figures.get('mask pixels equal', 1.) < PIXEL_AGREEMENT:
+        problems.append(f'masks agree on {figures["mask pixels equal"]:.4%} of the pixels (at '
+                        f'least {PIXEL_AGREEMENT:.1%})')
     if figures['labels differing']:
         problems.append(f'{figures["labels differing"]:.0f} labels differ')
     if figures['boxes max |diff| px'] > BOX_PX:

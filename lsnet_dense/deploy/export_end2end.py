@@ -11,8 +11,10 @@ from lsnet_dense.engine import TASK_OF_SCOPE
 from lsnet_dense.errors import PreflightError
 from .backends import Session
 from .end2end import RetinaNetEnd2End, SegmentorEnd2End
-from .end2end_check import (End2EndMismatch, compare_detections, compare_label_maps,
-                            example_scene, problems_of, pytorch_detections, pytorch_label_map)
+from .end2end_check import (End2EndMismatch, compare_detections, compare_instances,
+                            compare_label_maps, example_scene, problems_of, pytorch_detections,
+                            pytorch_instances, pytorch_label_map)
+from .end2end_mask_rcnn import MaskRCNNEnd2End
 from .export import (MIN_DYNAMIC_EXAMPLE, SUPPORTED_MODELS, ExportReport,
                      _shape_generic_upsampling, load_model)
 from .sidecar import config_classes, input_spec, resize_spec, write_sidecar
@@ -27,14 +29,11 @@ ENLARGED_BY = (20, 30)
 
 def _network(model, kind: str):
     """(network, smallest traced side of a dynamic export)."""
-    if kind == 'two_stage':
-        raise PreflightError('--end2end does not support Mask R-CNN: RoIAlign and mask pasting '
-                             'in the graph are not implemented. Export it without --end2end '
-                             '(three graphs, which tools/test.py and tools/infer.py run)')
-    if kind == 'single_stage':
-        strides = model.bbox_head.prior_generator.strides
+    if kind in ('single_stage', 'two_stage'):
+        head = model.bbox_head if kind == 'single_stage' else model.rpn_head
+        network = RetinaNetEnd2End(model) if kind == 'single_stage' else MaskRCNNEnd2End(model)
         # torch.export fixes dimensions of size 1: the coarsest level must be at least 2x2.
-        return RetinaNetEnd2End(model), 2 * max(max(s) for s in strides)
+        return network, 2 * max(max(s) for s in head.prior_generator.strides)
     _shape_generic_upsampling(model)
     return SegmentorEnd2End(model), MIN_DYNAMIC_EXAMPLE
 
@@ -43,7 +42,7 @@ def _inputs(network, images: Tensor, valid: Sequence[int],
             output: Sequence[int]) -> Tuple[Tensor, ...]:
     """The graph's inputs: detector (images, image_size float32), segmenter (images,
     image_size int64, output_size int64)."""
-    if isinstance(network, RetinaNetEnd2End):
+    if not isinstance(network, SegmentorEnd2End):
         return images, torch.tensor([float(v) for v in valid])
     return images, torch.tensor(list(valid)), torch.tensor(list(output))
 
@@ -76,6 +75,9 @@ def _check(network, path: str, examples, report: ExportReport):
         if isinstance(network, RetinaNetEnd2End):
             figures = compare_detections(actual, pytorch_detections(network.model, images,
                                                                     valid))
+        elif isinstance(network, MaskRCNNEnd2End):
+            figures = compare_instances(actual, pytorch_instances(network.model, images, valid),
+                                        network.settings['rcnn']['mask_thr_binary'])
         else:
             figures = compare_label_maps(actual[0], pytorch_label_map(network.model, images,
                                                                       valid, output))
@@ -89,7 +91,7 @@ def _check(network, path: str, examples, report: ExportReport):
 def export_end2end(config: str, checkpoint: Optional[str], out: str,
                    shape: Sequence[int] = (512, 512), dynamic: bool = False,
                    cfg_options: Optional[dict] = None, seed: int = 0) -> ExportReport:
-    """Export a RetinaNet / Semantic FPN / UperNet config as one end-to-end graph.
+    """Export a RetinaNet / Mask R-CNN / Semantic FPN / UperNet config as one end-to-end graph.
 
     Args:
         config, checkpoint, cfg_options: as for :func:`lsnet_dense.deploy.export_model`.
@@ -98,7 +100,7 @@ def export_end2end(config: str, checkpoint: Optional[str], out: str,
         dynamic: any height and width (the batch is 1).
 
     Raises:
-        PreflightError: Mask R-CNN, or a test setting / pipeline step the graph cannot follow.
+        PreflightError: a model, test setting or pipeline step the graph cannot follow.
         End2EndMismatch: the file's predictions differ from PyTorch's beyond the limits.
     """
     model, cfg, classes = load_model(config, checkpoint, cfg_options)
@@ -112,7 +114,8 @@ def export_end2end(config: str, checkpoint: Optional[str], out: str,
     preprocess = resize_spec(cfg)
     example = example_scene(model, shape, seed)
     _export(network, _inputs(network, example, shape, shape), out, dynamic)
-    head = model.decode_head if kind == 'segmentor' else model.bbox_head
+    head = dict(segmentor=lambda: model.decode_head, single_stage=lambda: model.bbox_head,
+                two_stage=lambda: model.roi_head.bbox_head)[kind]()
     report = ExportReport(files=[out])
     report.files.append(write_sidecar(
         out, task=TASK_OF_SCOPE[cfg.default_scope], model=cfg.model.type, config=config,
@@ -139,6 +142,17 @@ def _decode_description(cfg, kind: str) -> dict:
                     '1 / scale_x and y by 1 / scale_y of the resize to get original-image '
                     'pixels. image_size = (h, w) of the resized image inside the padded '
                     'input: boxes are clipped to it',
+                    test_cfg=cfg.model.get('test_cfg'))
+    if kind == 'two_stage':
+        return dict(in_graph=True,
+                    postprocess='boxes are in pixels of the input; divide x by scale_x and y '
+                    'by scale_y of the resize to get original-image pixels (as mmdet\'s mask '
+                    'head does). image_size = (h, w) of the resized image inside the padded '
+                    'input: boxes are clipped to it. masks (N, M, M) are the probabilities of '
+                    'each detection\'s class on an M x M grid spanning its box: paste each into '
+                    'the original image with its rescaled box (bilinear, pixel centres, as '
+                    'mmdet\'s _do_paste_mask) and keep pixels >= mask_thr_binary',
+                    mask_thr_binary=cfg.model.test_cfg.rcnn.get('mask_thr_binary', 0.5),
                     test_cfg=cfg.model.get('test_cfg'))
     return dict(in_graph=True,
                 postprocess='none: seg_map is the label map at output_size (give the original '

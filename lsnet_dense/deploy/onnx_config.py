@@ -11,6 +11,7 @@ from .sidecar import check_sidecar_matches, read_sidecar
 ONNX_MODEL_TYPES = {'single_stage': 'ONNXSingleStageDetector',
                     'two_stage': 'ONNXTwoStageDetector', 'segmentor': 'ONNXEncoderDecoder'}
 END2END_MODEL_TYPES = {'single_stage': 'ONNXEnd2EndDetector',
+                       'two_stage': 'ONNXEnd2EndTwoStageDetector',
                        'segmentor': 'ONNXEnd2EndSegmentor'}
 
 

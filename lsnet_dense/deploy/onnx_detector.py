@@ -18,6 +18,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from .backends import Session
+from .end2end_check import paste_masks
 from .inference_only import InferenceOnly
 from .runtime import OnnxRunner, check_input_size
 
@@ -119,12 +120,7 @@ class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
                 rescale: bool = True) -> SampleList:
         results = []
         for images, sample in zip(batch_inputs.split(1), batch_data_samples):
-            check_input_size(self.session.path, self.session.input_shapes[0],
-                             tuple(images.shape))
-            image_size = np.array(sample.metainfo['img_shape'][:2], np.float32)
-            boxes, scores, labels = (torch.from_numpy(np.ascontiguousarray(o)) for o in
-                                     self.session.run({'images': images.cpu().numpy(),
-                                                       'image_size': image_size}))
+            boxes, scores, labels = _run_end2end(self.session, images, sample)
             if rescale:
                 # mmdet's own rescale: a multiplication by the reciprocal scale factors.
                 boxes = scale_boxes(boxes, [1 / s for s in sample.metainfo['scale_factor']])
@@ -132,3 +128,47 @@ class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
                                         scores=scores.to(images.device),
                                         labels=labels.to(images.device)))
         return self.add_pred_to_datasample(batch_data_samples, results)
+
+
+@MODELS.register_module()
+class ONNXEnd2EndTwoStageDetector(InferenceOnly, TwoStageDetector):
+    """A Mask R-CNN whose whole prediction but the mask paste is an end-to-end file
+    (``--end2end``): boxes in input pixels, scores, labels and (N, 28, 28) mask probabilities.
+    The boxes are rescaled and the masks pasted as ``FCNMaskHead._predict_by_feat_single``
+    does it on the CPU (:func:`lsnet_dense.deploy.end2end_check.paste_masks`).
+
+    Args: as :class:`ONNXEnd2EndDetector`.
+    """
+
+    def __init__(self, onnx_file: str, backend: str = 'onnxruntime', precision: str = 'f32',
+                 threads: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.session = Session(onnx_file, backend, precision, threads)
+
+    def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        threshold = self.roi_head.test_cfg.mask_thr_binary
+        results = []
+        for images, sample in zip(batch_inputs.split(1), batch_data_samples):
+            boxes, scores, labels, probabilities = _run_end2end(self.session, images, sample)
+            scale = boxes.new_tensor(sample.metainfo['scale_factor']).repeat(2)
+            height, width = sample.metainfo['ori_shape'][:2]
+            if rescale:
+                boxes = boxes / scale  # mmdet's mask head divides, in place
+            else:  # mmdet's size of a mask in input pixels
+                height, width = (int(np.round(height * scale[1].item())),
+                                 int(np.round(width * scale[0].item())))
+            masks = paste_masks(probabilities, boxes, height, width, threshold)
+            results.append(InstanceData(bboxes=boxes.to(images.device),
+                                        scores=scores.to(images.device),
+                                        labels=labels.to(images.device),
+                                        masks=masks.to(images.device)))
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+
+def _run_end2end(session: Session, images: Tensor, sample) -> List[Tensor]:
+    """One image (1, 3, H, W) through an end-to-end detector file: its outputs as tensors."""
+    check_input_size(session.path, session.input_shapes[0], tuple(images.shape))
+    image_size = np.array(sample.metainfo['img_shape'][:2], np.float32)
+    return [torch.from_numpy(np.ascontiguousarray(o)) for o in
+            session.run({'images': images.cpu().numpy(), 'image_size': image_size})]

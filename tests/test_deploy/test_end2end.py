@@ -319,13 +319,6 @@ def test_missing_runtime_says_how_to_install(retinanet, tmp_path):
     assert 'pip install openvino==2026.4.1' in result.stderr
 
 
-def test_mask_rcnn_end2end_is_refused_naming_what_works(tmp_path):
-    with pytest.raises(PreflightError, match='--end2end does not support Mask R-CNN.*without '
-                                             '--end2end'):
-        export_end2end(osp.join(ROOT, 'configs', 'demo', 'mask_rcnn_lsnet_t_demo.py'), None,
-                       str(tmp_path / 'x.onnx'), (128, 128))
-
-
 def test_dynamic_detector_below_twice_the_coarsest_stride_is_refused(tmp_path):
     with pytest.raises(PreflightError, match=r'below 256x256.*--shape 256 256'):
         export_end2end(RETINANET, None, str(tmp_path / 'x.onnx'), (128, 128), dynamic=True)

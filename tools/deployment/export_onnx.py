@@ -10,11 +10,12 @@ description a runtime needs. Then runs the files in ONNX Runtime and prints, per
 largest difference to PyTorch relative to the output's magnitude; above --tolerance (1e-4) it
 exits non-zero.
 
-With --end2end (RetinaNet, Semantic FPN, UperNet) FILE.onnx is the whole prediction: boxes,
-scores and labels, or the label map (lsnet_dense/deploy/end2end.py); tools/deployment/
-onnx_infer.py runs it with no PyTorch. The check then compares predictions with mmdet's / mmseg's
-on two example scenes: labels identical, boxes within 1e-3 px, scores within 1e-4, label maps
-equal on at least 99.9% of the pixels.
+With --end2end (RetinaNet, Mask R-CNN, Semantic FPN, UperNet) FILE.onnx is the whole
+prediction: boxes, scores and labels (Mask R-CNN also 28x28 mask probabilities per detection,
+pasted into the image by the runner), or the label map (lsnet_dense/deploy/end2end.py,
+end2end_mask_rcnn.py); tools/deployment/onnx_infer.py runs it with no PyTorch. The check then
+compares predictions with mmdet's / mmseg's on two example scenes: labels identical, boxes within
+1e-3 px, scores within 1e-4, masks and label maps equal on at least 99.9% of the pixels.
 """
 import argparse
 import os
@@ -48,8 +49,9 @@ def parse_args(argv=None):
                         help='any batch size, height and width (--end2end: any height and '
                         'width, batch 1)')
     parser.add_argument('--end2end', action='store_true',
-                        help='one graph with the post-processing inside (boxes, scores, labels '
-                        'or the label map), for runtimes without PyTorch')
+                        help='one graph with the post-processing inside (boxes, scores, labels, '
+                        'Mask R-CNN\'s mask probabilities, or the label map), for runtimes '
+                        'without PyTorch')
     parser.add_argument('--tolerance', type=float, default=TOLERANCE,
                         help='largest relative ONNX Runtime vs PyTorch difference accepted')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,

@@ -6,7 +6,10 @@
 Needs only numpy, OpenCV and the runtime (onnxruntime or openvino): copy this file beside
 MODEL.onnx and MODEL.json, nothing else. For each image it writes DIR/NAME.jpg (the drawing)
 and DIR/NAME.json (detections: box x1 y1 x2 y2 in original-image pixels, score, label, class;
-scores >= --score-thr) or DIR/NAME.png (segmentation: the label map, one class index per pixel).
+scores >= --score-thr; Mask R-CNN adds "mask", the instance mask at the original image size as
+COCO's uncompressed RLE: {"size": [height, width], "counts": [...]}, run lengths of the
+column-major (Fortran order) pixels starting with a run of zeros, which pycocotools'
+mask.frPyObjects reads) or DIR/NAME.png (segmentation: the label map, one class index per pixel).
 
 The pre-processing is the one MODEL.json describes, repeated as mmcv does it: the image read by
 OpenCV (EXIF orientation applied), the test pipeline's resizes (bilinear), channel order,
@@ -166,17 +169,81 @@ def colours(count):
     return [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(count)]
 
 
+def _interpolation(coords, size):
+    """(n, size) float32 weights of bilinear sampling at ``coords`` (grid units, pixel
+    centres at 0 .. size - 1); taps outside the grid weigh 0 (grid_sample's zero padding)."""
+    low = np.floor(coords)
+    frac = coords - low
+    low = low.astype(np.int64)
+    weights = np.zeros((len(coords), size), np.float32)
+    rows = np.arange(len(coords))
+    for tap, weight in ((low, 1 - frac), (low + 1, frac)):
+        inside = (tap >= 0) & (tap < size)
+        weights[rows[inside], tap[inside]] = weight[inside]
+    return weights
+
+
+def paste_mask(probabilities, box, height, width, threshold):
+    """(M, M) probabilities on a grid spanning ``box`` (original pixels) -> (height, width)
+    bool, as mmdet's _do_paste_mask on the CPU: pixel centres mapped into the grid, bilinear
+    with zeros outside (torch grid_sample, align_corners=False), only around the box, then
+    >= threshold. Bilinear sampling on a separable grid is two small matrix products."""
+    x0, y0, x1, y1 = (np.float32(v) for v in box)
+    left, top = max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0)
+    right = min(int(np.ceil(x1)) + 1, width)
+    bottom = min(int(np.ceil(y1)) + 1, height)
+    size = probabilities.shape[0]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        # float32 in mmdet's order: normalised to [-1, 1] (a zero-width box gives inf: 0 as in
+        # mmdet), then grid_sample's unnormalisation.
+        grid_x = (np.arange(left, right, dtype=np.float32) + np.float32(0.5) - x0) / (x1 - x0)
+        grid_y = (np.arange(top, bottom, dtype=np.float32) + np.float32(0.5) - y0) / (y1 - y0)
+    mask = np.zeros((height, width), bool)
+    if right <= left or bottom <= top:
+        return mask
+    grids = []
+    for grid in (grid_x, grid_y):
+        grid = grid * np.float32(2) - np.float32(1)
+        grid[np.isinf(grid)] = 0
+        grids.append(((grid + np.float32(1)) * np.float32(size) - np.float32(1)) / np.float32(2))
+    resampled = _interpolation(grids[1], size) @ probabilities @ _interpolation(grids[0],
+                                                                                size).T
+    mask[top:bottom, left:right] = resampled >= threshold
+    return mask
+
+
+def mask_to_rle(mask):
+    """(H, W) bool -> COCO's uncompressed RLE: column-major run lengths, zeros first."""
+    flat = mask.T.reshape(-1)
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    counts = np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
+    return dict(size=list(mask.shape), counts=([0] + counts) if flat[:1].any() else counts)
+
+
 def detect(session, sidecar, image, score_thr):
-    """Detections in original-image pixels: list of dicts, best first."""
+    """(detections in original-image pixels: list of dicts, best first; their masks (N, H, W)
+    bool, or None for a detector without masks)."""
     inputs, valid, (scale_x, scale_y) = preprocess(image, sidecar)
-    boxes, scores, labels = session.run(
-        {'images': inputs, 'image_size': np.array(valid, np.float32)})
-    # As mmdet's rescale: multiplied by the reciprocal scale factors, in float32.
-    boxes = boxes * np.array([1 / scale_x, 1 / scale_y] * 2, np.float32)
+    outputs = session.run({'images': inputs, 'image_size': np.array(valid, np.float32)})
+    boxes, scores, labels = outputs[:3]
+    scale = np.array([scale_x, scale_y] * 2, np.float32)
+    keep = scores >= score_thr
     classes = sidecar.get('classes') or [str(i) for i in range(sidecar['num_classes'])]
-    return [dict(box=[float(v) for v in box], score=float(score), label=int(label),
-                 **{'class': classes[int(label)]})
-            for box, score, label in zip(boxes, scores, labels) if score >= score_thr]
+    masks = None
+    if len(outputs) == 4:  # Mask R-CNN: boxes divided by the scale, as mmdet's mask head
+        boxes = boxes / scale
+        threshold = sidecar['decode']['mask_thr_binary']
+        masks = np.array([paste_mask(p, b, *image.shape[:2], threshold)
+                          for p, b in zip(outputs[3][keep], boxes[keep])], bool).reshape(
+                              -1, *image.shape[:2])
+    else:  # as mmdet's rescale: multiplied by the reciprocal scale factors, in float32
+        boxes = boxes * np.array([1 / scale_x, 1 / scale_y] * 2, np.float32)
+    detections = [dict(box=[float(v) for v in box], score=float(score), label=int(label),
+                       **{'class': classes[int(label)]})
+                  for box, score, label in zip(boxes[keep], scores[keep], labels[keep])]
+    for detection, mask in zip(detections, masks if masks is not None else []):
+        detection['mask'] = mask_to_rle(mask)
+    return detections, masks
 
 
 def segment(session, sidecar, image):
@@ -186,8 +253,11 @@ def segment(session, sidecar, image):
                         'output_size': np.array(image.shape[:2], np.int64)})[0][0]
 
 
-def draw_detections(image, detections, count):
+def draw_detections(image, detections, masks, count, opacity=0.5):
     drawing, palette = image.copy(), colours(count)
+    for d, mask in zip(detections, masks if masks is not None else []):
+        colour = np.array(palette[d['label']], np.float32)
+        drawing[mask] = (drawing[mask] * (1 - opacity) + colour * opacity).astype(np.uint8)
     for d in detections:
         x1, y1, x2, y2 = (int(round(v)) for v in d['box'])
         colour = palette[d['label']]
@@ -230,13 +300,14 @@ def run(args):
         image = read_image(path)
         stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
         if sidecar['task'] == 'detection':
-            detections = detect(session, sidecar, image, args.score_thr)
+            detections, masks = detect(session, sidecar, image, args.score_thr)
             with open(stem + '.json', 'w') as f:
                 json.dump(dict(image=path, height=image.shape[0], width=image.shape[1],
                                detections=detections), f, indent=1)
-            cv2.imwrite(stem + '.jpg', draw_detections(image, detections, count))
-            lines.append(f'{path}: {len(detections)} objects with score >= {args.score_thr} '
-                         f'-> {stem}.jpg, {stem}.json')
+            cv2.imwrite(stem + '.jpg', draw_detections(image, detections, masks, count))
+            lines.append(f'{path}: {len(detections)} objects with score >= {args.score_thr}'
+                         f'{" with masks" if masks is not None else ""} -> {stem}.jpg, '
+                         f'{stem}.json')
         else:
             seg_map = segment(session, sidecar, image)
             cv2.imwrite(stem + '.png', seg_map.astype(np.uint8 if count <= 256 else np.uint16))
