@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
+from lsnet_dense.analysis.end2end_speed import bf16_supported, end2end_feeds
 from lsnet_dense.cli import exit_on_error
 from lsnet_dense.deploy import read_sidecar
-from lsnet_dense.deploy.backends import Session, import_openvino
-from lsnet_dense.errors import PreflightError
+from lsnet_dense.deploy.backends import Session
 
 RUNTIMES = [('ONNX Runtime f32', 'onnxruntime', 'f32'), ('OpenVINO f32', 'openvino', 'f32'),
             ('OpenVINO bf16', 'openvino', 'bf16')]
@@ -35,23 +35,6 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--threads', type=int, help='intra-op threads of every runtime')
     return parser.parse_args(argv)
-
-
-def feeds_for(path: str, shape) -> dict:
-    sidecar = read_sidecar(path)
-    if not sidecar.get('end2end'):
-        raise PreflightError(f'{path} is a raw file; this benchmark times end-to-end files '
-                             '(export_onnx.py --end2end)')
-    size = shape if sidecar['input'].get('dynamic') else sidecar['input']['shape'][2:]
-    images = np.random.default_rng(0).standard_normal((1, 3, *size)).astype(np.float32)
-    if sidecar['task'] == 'detection':
-        return dict(images=images, image_size=np.array(size, np.float32))
-    return dict(images=images, image_size=np.array(size, np.int64),
-                output_size=np.array(size, np.int64))
-
-
-def bf16_supported() -> bool:
-    return 'BF16' in import_openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES')
 
 
 def agreement(outputs, reference) -> str:
@@ -70,7 +53,7 @@ def agreement(outputs, reference) -> str:
 
 def time_file(path: str, args) -> list:
     """[(runtime name, median ms, agreement with ONNX Runtime)] for one file."""
-    feeds = feeds_for(path, args.shape)
+    feeds = end2end_feeds(path, args.shape)
     runtimes = [r for r in RUNTIMES if r[2] == 'f32' or bf16_supported()]
     sessions = [Session(path, backend, precision, args.threads)
                 for _, backend, precision in runtimes]
