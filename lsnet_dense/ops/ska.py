@@ -7,8 +7,6 @@ Given features ``x`` of shape ``(B, C, H, W)`` and weights ``w`` of shape ``(B, 
 with zero padding ``p = (K - 1) // 2``. Channel ``c`` uses weight group ``c % G``: the groups are
 interleaved over channels, not contiguous blocks.
 """
-import math
-
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -20,8 +18,13 @@ def check_ska_inputs(x: Tensor, weights: Tensor) -> int:
                          f'x {tuple(x.shape)} and weights {tuple(weights.shape)}')
     batch, channels, height, width = x.shape
     w_batch, groups, taps, w_height, w_width = weights.shape
-    kernel_size = math.isqrt(taps)
-    if kernel_size * kernel_size != taps or kernel_size % 2 == 0:
+    # The odd K with K*K = taps, found by comparisons rather than math.isqrt: under
+    # torch.compile with dynamic shapes the count may be symbolic, and comparing specialises
+    # the graph on it (it is a constant of the model).
+    kernel_size = 1
+    while kernel_size * kernel_size < taps:
+        kernel_size += 2
+    if kernel_size * kernel_size != taps:
         raise ValueError(f'SKA weights must hold K*K taps for an odd K, got {taps} taps')
     if (w_batch, w_height, w_width) != (batch, height, width):
         raise ValueError(f'SKA weights {tuple(weights.shape)} do not match x {tuple(x.shape)} '

@@ -19,11 +19,13 @@ from the cache. One launch per pass: the forward pass moves ``x``, ``w`` and ``y
 Products are accumulated in float32 (float64 for float64 inputs) and stored in the inputs' dtype.
 """
 import math
+from typing import Tuple
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from torch.library import triton_op, wrap_triton
 
 from .ska import check_ska_inputs
 
@@ -131,11 +133,16 @@ def _ska_backward_kernel(x_ptr, w_ptr, grad_y_ptr, grad_x_ptr, grad_w_ptr,
                  mask=r_mask[:, None] & pix_mask[None, :])
 
 
-def _launch_config(rows: int, pixels: int, tile_elements: int = TILE_ELEMENTS):
-    """Block sizes: all R channels of a group in one tile, as many pixels as fit beside them."""
+def _launch_config(rows: int, pixels, tile_elements: int = TILE_ELEMENTS):
+    """Block sizes: all R channels of a group in one tile, as many pixels as fit beside them.
+
+    ``pixels`` may be symbolic (torch.compile with dynamic sizes): it is only compared, so a
+    compiled graph is specialised on nothing but whether the map fills one tile.
+    """
     block_r = triton.next_power_of_2(rows)
     block_p = max(16, tile_elements // block_r)
-    block_p = min(block_p, max(16, triton.next_power_of_2(pixels)))
+    if pixels < block_p:
+        block_p = max(16, triton.next_power_of_2(int(pixels)))
     return block_r, block_p
 
 
@@ -147,9 +154,11 @@ def _launch(kernel, x: Tensor, weights: Tensor, tensors, tile_elements: int, num
     block_r, block_p = _launch_config(rows, height * width, tile_elements)
     grid = (triton.cdiv(height * width, block_p), groups, batch)
     acc_dtype = tl.float64 if x.dtype == torch.float64 else tl.float32
-    kernel[grid](*tensors, channels, groups, rows, height, width, KERNEL=math.isqrt(taps),
-                 BLOCK_R=block_r, BLOCK_P=block_p, ACC_DTYPE=acc_dtype, num_warps=num_warps,
-                 **flags)
+    # wrap_triton: called eagerly it launches the kernel; traced (torch.compile, export) it
+    # puts the kernel into the graph.
+    wrap_triton(kernel)[grid](*tensors, channels, groups, rows, height, width,
+                              KERNEL=math.isqrt(taps), BLOCK_R=block_r, BLOCK_P=block_p,
+                              ACC_DTYPE=acc_dtype, num_warps=num_warps, **flags)
 
 
 def ska_forward(x: Tensor, weights: Tensor, tile_elements: int = TILE_ELEMENTS,
@@ -177,18 +186,48 @@ def ska_backward(x: Tensor, weights: Tensor, grad_out: Tensor, need_grad_x: bool
     return grad_x, grad_w
 
 
-class SKATriton(torch.autograd.Function):
-    """Autograd wrapper of the two kernels; inputs must be contiguous and of one dtype."""
+# As torch.library operators, torch.compile keeps the kernels in its graph (no graph break)
+# and inductor can see into them. The fake (shape-only) versions are registered explicitly, so
+# that tracing never has to run a kernel, also under Triton's CPU interpreter.
+@triton_op('lsnet_dense::ska_triton', mutates_args=())
+def ska_triton_op(x: Tensor, weights: Tensor) -> Tensor:
+    return ska_forward(x, weights)
 
-    @staticmethod
-    def forward(ctx, x: Tensor, weights: Tensor) -> Tensor:
-        ctx.save_for_backward(x, weights)
-        return ska_forward(x, weights)
 
-    @staticmethod
-    def backward(ctx, grad_out: Tensor):
-        x, weights = ctx.saved_tensors
-        return ska_backward(x, weights, grad_out.contiguous(), *ctx.needs_input_grad)
+@ska_triton_op.register_fake
+def _(x: Tensor, weights: Tensor) -> Tensor:
+    return torch.empty_like(x)
+
+
+@triton_op('lsnet_dense::ska_triton_backward', mutates_args=())
+def ska_triton_backward_op(x: Tensor, weights: Tensor, grad_out: Tensor, need_grad_x: bool,
+                           need_grad_w: bool) -> Tuple[Tensor, Tensor]:
+    """``(grad_x, grad_w)``; a gradient not asked for is an empty tensor (an operator cannot
+    return ``None``)."""
+    grad_x, grad_w = ska_backward(x, weights, grad_out, need_grad_x, need_grad_w)
+    return (x.new_empty(0) if grad_x is None else grad_x,
+            weights.new_empty(0) if grad_w is None else grad_w)
+
+
+@ska_triton_backward_op.register_fake
+def _(x, weights, grad_out, need_grad_x, need_grad_w):
+    return (torch.empty_like(x) if need_grad_x else x.new_empty(0),
+            torch.empty_like(weights) if need_grad_w else weights.new_empty(0))
+
+
+def _save_inputs(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+def _backward(ctx, grad_out: Tensor):
+    x, weights = ctx.saved_tensors
+    need_grad_x, need_grad_w = ctx.needs_input_grad
+    grad_x, grad_w = ska_triton_backward_op(x, weights, grad_out.contiguous(), need_grad_x,
+                                            need_grad_w)
+    return grad_x if need_grad_x else None, grad_w if need_grad_w else None
+
+
+ska_triton_op.register_autograd(_backward, setup_context=_save_inputs)
 
 
 def ska_triton(x: Tensor, weights: Tensor) -> Tensor:
@@ -211,4 +250,4 @@ def ska_triton(x: Tensor, weights: Tensor) -> Tensor:
                         f'{x.dtype} and weights {weights.dtype}')
     if x.device != weights.device:
         raise ValueError(f'SKA: x is on {x.device} but weights on {weights.device}')
-    return SKATriton.apply(x.to(dtype).contiguous(), weights.to(dtype).contiguous())
+    return ska_triton_op(x.to(dtype).contiguous(), weights.to(dtype).contiguous())

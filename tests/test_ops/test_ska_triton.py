@@ -2,7 +2,8 @@
 
 Triton decides when it is imported whether kernels are compiled or interpreted, so the kernels
 run in a worker process started with ``TRITON_INTERPRET=1``: this process (and the compiled
-kernels other tests use on CUDA) stays as it is. Skipped where triton is not installed.
+kernels other tests use on CUDA) stays as it is. triton is pinned in requirements.txt: a set-up
+without it fails here.
 """
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -10,10 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import torch
 
+import lsnet_dense.ops.ska_triton as ska_triton_module
 from lsnet_dense.ops import ska, ska_torch
-
-pytest.importorskip('triton')
-import lsnet_dense.ops.ska_triton as ska_triton_module  # noqa: E402
 
 
 class Interpreted:
@@ -25,7 +24,11 @@ class Interpreted:
     def __getattr__(self, name):
         # Functions are pickled by reference: the worker imports its own, interpreted module.
         function = getattr(ska_triton_module, name)
-        return lambda *args: self.executor.submit(function, *args).result()
+        return lambda *args: self.run(function, *args)
+
+    def run(self, function, *args):
+        """``function(*args)`` in the worker; ``function`` must be importable there."""
+        return self.executor.submit(function, *args).result()
 
 
 @pytest.fixture(scope='module')
@@ -128,3 +131,62 @@ def test_cpu_tensors_dispatch_to_ska_torch(monkeypatch):
     monkeypatch.setattr(ska_triton_module, 'ska_triton', fail)
     x, w = torch.randn(1, 8, 5, 5), torch.randn(1, 1, 9, 5, 5)
     torch.testing.assert_close(ska(x, w), ska_torch(x, w), rtol=0, atol=0)
+
+
+def operator_check(x, w):
+    """torch.library's own checks of the operator: schema, autograd registration, fake tensors.
+
+    (Its AOT-dispatch check traces into the kernels, which only a compiled Triton can.)
+    """
+    return torch.library.opcheck(ska_triton_module.ska_triton_op, (x, w),
+                                 test_utils=('test_schema', 'test_autograd_registration',
+                                             'test_faketensor'))
+
+
+def test_registered_as_a_torch_library_operator(interpreted):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 16, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(1, 2, 9, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert set(interpreted.run(operator_check, x, w).values()) == {'SUCCESS'}
+
+
+def compiled_forward_backward(inputs):
+    """``torch.compile(ska_triton, fullgraph=True, dynamic=True)`` over ``[(x, w, grad)]``: the
+    op names in the captured graphs, the number of graphs, and each ``(out, grad_x, grad_w)``.
+
+    The backend runs the captured graph as it is, since only a compiled Triton can trace
+    into the kernels; ``fullgraph`` makes any graph break an error.
+    """
+    graphs = []
+
+    def recording_backend(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    compiled = torch.compile(ska_triton_module.ska_triton, backend=recording_backend,
+                             fullgraph=True, dynamic=True)
+    results = []
+    for x, w, grad in inputs:
+        x, w = x.detach().requires_grad_(), w.detach().requires_grad_()
+        out = compiled(x, w)
+        results.append((out.detach(), *torch.autograd.grad(out, (x, w), grad)))
+    ops = sorted({str(node.target) for graph in graphs for node in graph.graph.nodes
+                  if node.op == 'call_function'})
+    return ops, len(graphs), results
+
+
+def test_compiles_into_one_graph_for_all_sizes(interpreted):
+    gen = torch.Generator().manual_seed(4)
+    inputs = [(torch.randn(b, 16, h, w, generator=gen, dtype=torch.float64),
+               torch.randn(b, 2, 9, h, w, generator=gen, dtype=torch.float64),
+               torch.randn(b, 16, h, w, generator=gen, dtype=torch.float64))
+              # Sizes that equal no other size of the call: torch gives equal sizes of the first
+              # call one symbol (duck shaping), which a second call could then not follow.
+              for b, h, w in ((3, 7, 11), (4, 12, 5))]
+    ops, num_graphs, results = interpreted.run(compiled_forward_backward, inputs)
+    assert 'lsnet_dense.ska_triton.default' in ops
+    assert num_graphs == 1
+    for (x, w, grad), got in zip(inputs, results):
+        expected = forward_backward(x, w, grad, function=ska_torch)
+        for name, a, b in zip(('output', 'grad x', 'grad weights'), got, expected):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=lambda m: f'{name}: {m}')
