@@ -255,3 +255,13 @@ def test_detector_loss_under_autocast_is_finite(config):
     total.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_attention_keeps_no_bias_cache_on_cuda():
+    # Checking a cached bias (torch.equal) would make the host wait for the GPU at every call.
+    attention = Attention(64, 16, 2, 2.0).cuda().eval()
+    with torch.no_grad():
+        first = attention(torch.randn(1, 64, 5, 6, device='cuda'))
+        second = attention(torch.randn(1, 64, 5, 6, device='cuda'))
+    assert attention._bias_cache is None
+    assert first.isfinite().all() and second.isfinite().all()

@@ -85,15 +85,18 @@ class Attention(nn.Module):
     def position_bias(self, num_tokens: int) -> Tensor:
         """Relative-position bias for ``num_tokens`` pixels, ``(heads, N, N)``.
 
-        Without autograd the result is cached: gathering and bicubically resizing the
+        Without autograd, on the CPU, the result is cached: gathering and bicubically resizing the
         ``(heads, R*R, R*R)`` table costs as much as the attention itself on small maps. The
         cache is keyed on the table's values, compared in full (``heads * R*R`` numbers, nothing
         beside the resize): whatever writes the table, also through ``.data`` as mmengine's
         ``EMAHook`` does when it swaps the averaged weights in for validation, is seen.
         """
         table = self.attention_biases
-        # torch.compile folds the bias into its graph by itself and cannot trace the check.
-        use_cache = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        # torch.compile folds the bias into its graph by itself and cannot trace the check. On
+        # a GPU the check (torch.equal returns to Python) would make the host wait for the
+        # device at every call, which costs more than the small gather and resize it saves.
+        use_cache = (not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+                     and table.device.type == 'cpu')
         if use_cache and self._bias_cache is not None:
             cached_tokens, cached_table, cached_bias = self._bias_cache
             if (cached_tokens == num_tokens and cached_table.dtype == table.dtype
