@@ -34,3 +34,9 @@ DEMO_TIMING_ROUNDING_S = 3 + 4 * 0.5
 # (lsnet_dense.deploy.TOLERANCE; measured 5e-7 to 1e-6). End-to-end predictions are held to
 # issue 22's limits instead, lsnet_dense/deploy/end2end_check.py (boxes 1e-3 px, scores 1e-4).
 ONNX_VS_PYTORCH_RELATIVE = 1e-4
+
+# A compiled step runs the same float32 operations, but inductor fuses and reorders sums (and
+# AOTAutograd may recompute instead of saving): losses and each gradient relative to its largest
+# entry agree to float32 rounding accumulated over the network (measured 2e-6 with inductor on
+# the demo RetinaNet, 0 with aot_eager).
+COMPILED_VS_EAGER_RTOL = 1e-4

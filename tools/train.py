@@ -1,6 +1,7 @@
 """Train a detector (mmdet config) or a segmenter (mmseg config); the config's scope decides.
 
     python tools/train.py configs/retinanet_lsnet_t_coco.py [--work-dir DIR] [--amp] [--resume]
+        [--compile]
 """
 import argparse
 
@@ -10,8 +11,8 @@ from mmengine.config import DictAction
 from lsnet_dense.cli import (add_trust_checkpoint_argument, build_runner, exit_on_error,
                              parse_with_launcher, set_up_tool_process)
 from lsnet_dense.engine import (amp_optim_wrapper, check_checkpoint, check_datasets,
-                                check_pretrained, distributed, latest_checkpoint,
-                                load_run_config)
+                                check_pretrained, compile_hook_config, distributed,
+                                latest_checkpoint, load_run_config)
 from lsnet_dense.errors import PreflightError
 
 
@@ -23,6 +24,9 @@ def parse_args():
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
     parser.add_argument('--sync-bn', action='store_true',
                         help="convert the model's BatchNorm layers to SyncBatchNorm (DDP on GPUs)")
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone and neck (the config key compile=True '
+                        'or compile=dict(...) of torch.compile options does the same)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
@@ -43,6 +47,13 @@ def build_config(args):
         if not torch.cuda.is_available():
             raise PreflightError('--amp needs a CUDA GPU; mmengine has no CPU mixed precision')
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
+    # mmengine's own `compile` would wrap the whole train_step (target assignment and losses
+    # too, which recompile on every batch): here it compiles the backbone and neck.
+    compile_cfg = cfg.pop('compile', None)
+    if args.compile and not compile_cfg:
+        compile_cfg = True
+    if compile_cfg not in (None, False):
+        cfg.default_hooks.compile = compile_hook_config(compile_cfg)
     if args.sync_bn:
         cfg.sync_bn = 'torch'
     if args.auto_scale_lr:

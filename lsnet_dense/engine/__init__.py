@@ -1,5 +1,6 @@
 from .atomic_local_backend import AtomicLocalBackend
 from .checkpoint_loader import use_safe_checkpoint_loading
+from .compile_hook import CompileHook, compile_hook_config, compile_modules, sizes_apart
 from .deploy_hook import SwitchToDeployHook
 from .dist import (CPUDistributedDataParallel, distributed, setup_distributed,
                    teardown_distributed)
@@ -12,7 +13,7 @@ from .run_config import TASK_OF_SCOPE, load_config, load_run_config
 from .strict_loading import (StrictLoadHook, check_state_dict_fits,
                              load_model_checkpoint)
 
-__all__ = ['AtomicLocalBackend', 'CPUDistributedDataParallel', 'FiniteLossAmpOptimWrapper',
+__all__ = ['AtomicLocalBackend', 'CompileHook', 'compile_hook_config', 'compile_modules', 'sizes_apart', 'CPUDistributedDataParallel', 'FiniteLossAmpOptimWrapper',
            'amp_optim_wrapper', 'distributed', 'setup_distributed', 'teardown_distributed',
            'FiniteLossOptimWrapper',
            'NonFiniteLossHook', 'ReseedHook', 'StrictLoadHook',
