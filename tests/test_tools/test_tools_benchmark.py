@@ -56,6 +56,27 @@ def test_backbone_beside_resnet18_and_mobilenetv2(benchmark_tool, capsys, restor
     assert rows['LSNet-T backbone'][4] == 1.0
 
 
+def test_compile_times_the_compiled_model(benchmark_tool, capsys, monkeypatch):
+    """--compile: the timed call is the torch.compile'd backbone (dynamo's 'eager' backend
+    here: inductor's code generation takes minutes on this CPU)."""
+    compiled = []
+    real_compile = torch.compile
+
+    def recording_compile(model, **options):
+        compiled.append(type(model).__name__)
+        return real_compile(model, backend='eager', **options)
+
+    monkeypatch.setattr(torch, 'compile', recording_compile)
+    torch._dynamo.reset()
+    benchmark_tool.main(['--backbone', 't', '--shape', '64', '96', '--warmup', '1', '--iters', '2',
+                         '--compile'])
+    output = capsys.readouterr().out
+    assert compiled == ['LSNet']
+    assert torch._dynamo.utils.counters['stats']['unique_graphs'] >= 1
+    assert 'input 1x3x64x96, device cpu' in output and 'eval mode, torch.compile;' in output
+    assert list(_rows(output)) == ['LSNet-T backbone']
+
+
 @pytest.mark.parametrize('config_text,part', [(RETINANET_CONFIG, 'model'),
                                               (SEMFPN_CONFIG, 'model'),
                                               (RETINANET_CONFIG, 'backbone')],
