@@ -24,9 +24,10 @@ class CompileHook(Hook):
     stay those of the eager model.
 
     ``tools/train.py --compile`` (or the config key ``compile``) adds it with
-    ``dynamic=True``: input sizes are symbolic from the first compile, so an epoch of varied
-    padded sizes compiles each part once per mode (train, eval) instead of once per size
-    (``tools/analysis_tools/train_step_ops.py`` prints the count).
+    ``dynamic=True``: input sizes are symbolic from the first compile, and the graphs dynamo
+    captures do not change with the padded size (``tests/test_engine/test_compile.py``).
+    Inductor may still compile again for a new size (``tools/analysis_tools/train_step_ops.py``
+    prints the count).
 
     Args:
         modules: names of the model's attributes to compile.
