@@ -99,8 +99,17 @@ def _single_or_tuple(runner: OnnxRunner):
     return forward
 
 
+class End2EndSession:
+    """The end-to-end detectors' runtime session, opened from the config's ``onnx_file``."""
+
+    def __init__(self, onnx_file: str, backend: str = 'onnxruntime', precision: str = 'f32',
+                 threads: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.session = Session(onnx_file, backend, precision, threads)
+
+
 @MODELS.register_module()
-class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
+class ONNXEnd2EndDetector(End2EndSession, InferenceOnly, SingleStageDetector):
     """A RetinaNet whose whole prediction is an end-to-end file (``--end2end``): the graph gives
     boxes in input pixels, scores and labels; only the rescale to the original image is left.
 
@@ -110,11 +119,6 @@ class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
         **kwargs: the config's detector arguments (its data preprocessor and test pipeline
             feed the graph; the network's weights are unused).
     """
-
-    def __init__(self, onnx_file: str, backend: str = 'onnxruntime', precision: str = 'f32',
-                 threads: Optional[int] = None, **kwargs):
-        super().__init__(**kwargs)
-        self.session = Session(onnx_file, backend, precision, threads)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
@@ -131,7 +135,7 @@ class ONNXEnd2EndDetector(InferenceOnly, SingleStageDetector):
 
 
 @MODELS.register_module()
-class ONNXEnd2EndTwoStageDetector(InferenceOnly, TwoStageDetector):
+class ONNXEnd2EndTwoStageDetector(End2EndSession, InferenceOnly, TwoStageDetector):
     """A Mask R-CNN whose whole prediction but the mask paste is an end-to-end file
     (``--end2end``): boxes in input pixels, scores, labels and (N, 28, 28) mask probabilities.
     The boxes are rescaled and the masks pasted as ``FCNMaskHead._predict_by_feat_single``
@@ -139,11 +143,6 @@ class ONNXEnd2EndTwoStageDetector(InferenceOnly, TwoStageDetector):
 
     Args: as :class:`ONNXEnd2EndDetector`.
     """
-
-    def __init__(self, onnx_file: str, backend: str = 'onnxruntime', precision: str = 'f32',
-                 threads: Optional[int] = None, **kwargs):
-        super().__init__(**kwargs)
-        self.session = Session(onnx_file, backend, precision, threads)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:

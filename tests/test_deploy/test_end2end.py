@@ -67,7 +67,7 @@ def save_checkpoint(model, path):
 
 @pytest.fixture(scope='module')
 def retinanet(tmp_path_factory, tiny_coco):
-    """(config, checkpoint, PyTorch model, end-to-end .onnx, export report): 128x128 static."""
+    """(config, checkpoint, end-to-end .onnx, export report): 128x128 static."""
     folder = tmp_path_factory.mktemp('retinanet_e2e')
     # The spread scores stay below the config's 0.05: keep every box.
     config = shallow_config(folder, RETINANET, test_cfg=dict(score_thr=0.0))
